@@ -1,0 +1,53 @@
+"""Pure domain data: accounts, parties, contact points, intents, decisions and events."""
+
+from contact_engine.domain.enums import (
+    CONSUMER_ROLES,
+    AccountStatus,
+    Channel,
+    ConsentKind,
+    ContactKind,
+    HoldKind,
+    LineType,
+    Mode,
+    Outcome,
+    Product,
+    Role,
+)
+from contact_engine.domain.models import (
+    Account,
+    Address,
+    AttemptRequest,
+    Consent,
+    ContactPoint,
+    Decision,
+    Denial,
+    HistoryEntry,
+    Intent,
+    Party,
+    intent_id,
+)
+
+__all__ = [
+    "CONSUMER_ROLES",
+    "Account",
+    "AccountStatus",
+    "Address",
+    "AttemptRequest",
+    "Channel",
+    "Consent",
+    "ConsentKind",
+    "ContactKind",
+    "ContactPoint",
+    "Decision",
+    "Denial",
+    "HistoryEntry",
+    "HoldKind",
+    "Intent",
+    "LineType",
+    "Mode",
+    "Outcome",
+    "Party",
+    "Product",
+    "Role",
+    "intent_id",
+]

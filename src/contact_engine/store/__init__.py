@@ -1,0 +1,1 @@
+"""Storage: the SQL system of record and the Redis client for hot state."""
