@@ -1,0 +1,1 @@
+"""Twilio adapters: voice calls and SMS (twilio-python's asynchronous client)."""
