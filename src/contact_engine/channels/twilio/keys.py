@@ -24,7 +24,3 @@ class TwilioKeys:
     def answered_by(self, call_sid: str) -> str:
         """The AMD result of a call (human, machine_end_beep, ...)."""
         return f"{self.prefix}twilio:amd:{call_sid}"
-
-    def opt_out_confirmed(self, phone: str) -> str:
-        """Set when the one opt-out confirmation to a number was sent."""
-        return f"{self.prefix}twilio:optout-confirm:{phone}"

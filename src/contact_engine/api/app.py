@@ -1,0 +1,117 @@
+"""The FastAPI application factory.
+
+Nothing is built at import time: :func:`create_app` returns an app whose lifespan builds
+its components (Redis state, the Twilio client, the report sink) inside one
+``AsyncExitStack`` and closes them on shutdown. The engine passes its own ``build`` to
+share its sink and gate; the default build stands alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+
+from contact_engine.api.optout import OptOutRecorder
+from contact_engine.channels.base import ProviderReport, ReportSink
+from contact_engine.channels.twilio.state import TwilioState
+from contact_engine.channels.twilio.voice import TwilioVoiceChannel
+from contact_engine.config import Settings
+from contact_engine.recordings.fetch import RecordingFetcher
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SMS_HELP = (
+    "如需帮助请致电客服；回复TD退订短信。"
+    " For help, call our service line; reply STOP to opt out of texts."
+)
+DEFAULT_SMS_OPT_OUT_CONFIRMATION = (
+    "您已退订，我们不会再向此号码发送短信。"
+    " You have opted out; we will send no more texts to this number."
+)
+
+
+@dataclass
+class ApiComponents:
+    """What the routes use. Built by the lifespan; see :func:`create_app`.
+
+    Attributes:
+        settings: the whole configuration.
+        sink: receives every accepted webhook as a :class:`ProviderReport`.
+        state: call context, callback dedupe and status order (Redis or in-memory).
+        opt_out: records an SMS opt-out through the gate; None refuses inbound texts (503).
+        voice: the voice adapter (AMD results redirect live calls); None: no redirects.
+        recordings: queues recording downloads; None: recordings are only reported.
+        sms_help_text: the answer to HELP.
+        sms_opt_out_confirmation: the one confirmation sent after an opt-out (F19 (h)(2)(i)).
+    """
+
+    settings: Settings
+    sink: ReportSink
+    state: TwilioState
+    opt_out: OptOutRecorder | None = None
+    voice: TwilioVoiceChannel | None = None
+    recordings: RecordingFetcher | None = None
+    sms_help_text: str = DEFAULT_SMS_HELP
+    sms_opt_out_confirmation: str = DEFAULT_SMS_OPT_OUT_CONFIRMATION
+
+
+Build = Callable[[Settings, AsyncExitStack], Awaitable[ApiComponents]]
+
+
+async def _log_sink(report: ProviderReport) -> None:
+    log.info("provider report %s %s %s", report.attempt_id, report.provider_ref, report.status)
+
+
+async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiComponents:
+    """Stand-alone components: Redis state, the Twilio client, a logging sink.
+
+    The engine replaces this with its own build, which feeds its outcome writer and gate.
+    """
+    from contact_engine.channels.twilio.client import TwilioApi
+    from contact_engine.channels.twilio.state import RedisTwilioState
+    from contact_engine.store.redis import open_redis
+
+    client = await stack.enter_async_context(open_redis(settings))
+    state = RedisTwilioState(client, settings.redis_key_prefix)
+    voice = None
+    if settings.twilio.configured:
+        api = await TwilioApi.open(settings.twilio)
+        stack.push_async_callback(api.aclose)
+        voice = TwilioVoiceChannel(api, state)
+    return ApiComponents(settings=settings, sink=_log_sink, state=state, voice=voice)
+
+
+def create_app(settings: Settings, *, build: Build | None = None) -> FastAPI:
+    """Build the FastAPI app; its components are built when it starts.
+
+    Args:
+        settings: the whole configuration (``twilio.public_base_url`` and ``auth_token``
+            are needed to accept Twilio webhooks).
+        build: makes the components inside the lifespan's exit stack.
+    """
+    from contact_engine.api import twilio_webhooks
+    from contact_engine.api.routes import health, recordings
+
+    make = build or default_build
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.components = await make(settings, stack)
+            yield
+
+    app = FastAPI(title="contact-engine", lifespan=lifespan)
+    app.include_router(health.router)
+    app.include_router(recordings.router)
+    app.include_router(twilio_webhooks.router)
+    return app
+
+
+def components(request: Request) -> ApiComponents:
+    """The components of the running app (a FastAPI dependency)."""
+    comps: ApiComponents = request.app.state.components
+    return comps

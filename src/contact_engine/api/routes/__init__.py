@@ -1,0 +1,1 @@
+"""Read API routes, one module per resource."""
