@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendReceipt, TokenBucket
 from contact_engine.channels.twilio import content
-from contact_engine.channels.twilio.client import TwilioApi
+from contact_engine.channels.twilio.client import TwilioApi, paced
 from contact_engine.channels.twilio.voice import webhook_url
 from contact_engine.domain import Channel
 from contact_engine.errors import ErrorCategory, ProviderError
@@ -26,7 +26,7 @@ class TwilioSmsChannel(ChannelAdapter):
     def __init__(self, api: TwilioApi, *, pacing: TokenBucket | None = None) -> None:
         settings = api.settings
         super().__init__(
-            pacing=pacing or TokenBucket(settings.messages_per_second),
+            pacing=pacing or paced(settings.messages_per_second),
             timeout_s=settings.request_timeout_s * (api.max_rate_limit_retries + 2),
         )
         self.api = api

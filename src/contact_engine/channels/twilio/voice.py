@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendReceipt, TokenBucket
 from contact_engine.channels.twilio import content
-from contact_engine.channels.twilio.client import TwilioApi
+from contact_engine.channels.twilio.client import TwilioApi, paced
 from contact_engine.channels.twilio.state import CallContext, TwilioState
 from contact_engine.domain import Channel
 from contact_engine.errors import ErrorCategory, ProviderError
@@ -35,7 +35,7 @@ class TwilioVoiceChannel(ChannelAdapter):
     def __init__(self, api: TwilioApi, state: TwilioState, *, pacing: TokenBucket | None = None) -> None:
         settings = api.settings
         super().__init__(
-            pacing=pacing or TokenBucket(settings.calls_per_second),
+            pacing=pacing or paced(settings.calls_per_second),
             # The base bounds the whole send, including 429 back-off.
             timeout_s=settings.request_timeout_s * (api.max_rate_limit_retries + 2),
         )
