@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,30 +13,11 @@ from contact_engine.channels.twilio.client import TwilioApi
 from contact_engine.recordings.fetch import RecordingFetcher
 from contact_engine.store.tables import recordings
 from providers.conftest import twilio_settings
+from providers.media_store import DirStore
 from providers.twilio_fake import FakeTwilio
 
 SID = "RE" + "ab" * 16
 WAV = b"RIFF" + bytes(range(256)) * 40
-
-
-@dataclass(frozen=True)
-class Stored:
-    path: Path
-    sha256: str
-    size_bytes: int
-
-
-class DirStore:
-    """Writes files like ``recordings.store.RecordingStore`` (its put contract), into tmp_path."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    async def put(self, attempt_id: str, data: bytes, suffix: str) -> Stored:
-        path = self.root / f"{attempt_id}{suffix}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return Stored(path, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def media_url(fake: FakeTwilio, sid: str = SID) -> str:

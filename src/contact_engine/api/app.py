@@ -8,10 +8,12 @@ share its sink and gate; the default build stands alone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 
@@ -47,6 +49,8 @@ class ApiComponents:
         recordings: queues recording downloads; None: recordings are only reported.
         sms_help_text: the answer to HELP.
         sms_opt_out_confirmation: the one confirmation sent after an opt-out (F19 (h)(2)(i)).
+        background: loops run for the app's lifetime (e.g. the recording retry loop); each
+            gets an event that is set on shutdown and must return soon after.
     """
 
     settings: Settings
@@ -57,6 +61,7 @@ class ApiComponents:
     recordings: RecordingFetcher | None = None
     sms_help_text: str = DEFAULT_SMS_HELP
     sms_opt_out_confirmation: str = DEFAULT_SMS_OPT_OUT_CONFIRMATION
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 Build = Callable[[Settings, AsyncExitStack], Awaitable[ApiComponents]]
@@ -77,12 +82,22 @@ async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiCompone
 
     client = await stack.enter_async_context(open_redis(settings))
     state = RedisTwilioState(client, settings.redis_key_prefix)
-    voice = None
+    comps = ApiComponents(settings=settings, sink=_log_sink, state=state)
     if settings.twilio.configured:
+        from contact_engine.recordings.fetch import RecordingFetcher
+        from contact_engine.recordings.store import RecordingStore  # type: ignore[import-not-found,unused-ignore]
+        from contact_engine.store.db import make_engine
+
         api = await TwilioApi.open(settings.twilio)
         stack.push_async_callback(api.aclose)
-        voice = TwilioVoiceChannel(api, state)
-    return ApiComponents(settings=settings, sink=_log_sink, state=state, voice=voice)
+        comps.voice = TwilioVoiceChannel(api, state)
+        engine = make_engine(settings.effective_database_url)
+        stack.push_async_callback(engine.dispose)
+        fetcher = RecordingFetcher(engine, RecordingStore(settings.effective_recordings_dir), api)
+        stack.push_async_callback(fetcher.aclose)
+        comps.recordings = fetcher
+        comps.background.append(fetcher.run)
+    return comps
 
 
 def create_app(settings: Settings, *, build: Build | None = None) -> FastAPI:
@@ -101,8 +116,19 @@ def create_app(settings: Settings, *, build: Build | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.components = await make(settings, stack)
-            yield
+            comps = await make(settings, stack)
+            app.state.components = comps
+            stop = asyncio.Event()
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    for loop in comps.background:
+                        tg.create_task(loop(stop))
+                    try:
+                        yield
+                    finally:
+                        stop.set()
+            finally:
+                stop.set()
 
     app = FastAPI(title="contact-engine", lifespan=lifespan)
     app.include_router(health.router)
