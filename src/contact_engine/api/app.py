@@ -85,12 +85,18 @@ async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiCompone
     comps = ApiComponents(settings=settings, sink=_log_sink, state=state)
     if settings.twilio.configured:
         from contact_engine.recordings.fetch import RecordingFetcher
-        from contact_engine.recordings.store import RecordingStore  # type: ignore[import-not-found,unused-ignore]
         from contact_engine.store.db import make_engine
 
         api = await TwilioApi.open(settings.twilio)
         stack.push_async_callback(api.aclose)
         comps.voice = TwilioVoiceChannel(api, state)
+        try:
+            from contact_engine.recordings.store import (  # type: ignore[import-not-found,unused-ignore]
+                RecordingStore,
+            )
+        except ModuleNotFoundError:
+            log.error("recordings.store is missing: recordings are reported but not downloaded")
+            return comps
         engine = make_engine(settings.effective_database_url)
         stack.push_async_callback(engine.dispose)
         fetcher = RecordingFetcher(engine, RecordingStore(settings.effective_recordings_dir), api)
