@@ -69,6 +69,7 @@ class SmtpSettings(BaseModel):
     use_tls: bool = False  # implicit TLS (port 465)
     from_address: str | None = None
     unsubscribe_base_url: str | None = None
+    unsubscribe_secret: SecretStr | None = None  # signs unsubscribe links (HMAC-SHA256)
     timeout_s: float = 30.0
     validate_certs: bool = True
 

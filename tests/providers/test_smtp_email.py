@@ -10,9 +10,10 @@ from pydantic import SecretStr
 
 from contact_engine.channels.base import OutboundContact, ProviderReport
 from contact_engine.channels.email.smtp import SmtpEmailChannel
+from contact_engine.channels.email.unsubscribe import unsubscribe_token
 from contact_engine.config import SmtpSettings
 from contact_engine.domain import Channel, Mode, Outcome
-from contact_engine.errors import ErrorCategory, ProviderError
+from contact_engine.errors import ConfigError, ErrorCategory, ProviderError
 from providers.smtp_server import PASSWORD, USER, Mailbox, TlsPair, make_tls, start_smtp
 
 
@@ -29,7 +30,8 @@ def smtp_server(request: pytest.FixtureRequest, tls: TlsPair) -> Iterator[tuple[
     settings = SmtpSettings(
         host="127.0.0.1", port=controller.port, username=USER, password=SecretStr(PASSWORD),
         starttls=not implicit, use_tls=implicit, from_address="notices@lender.example",
-        unsubscribe_base_url="https://lender.example/unsubscribe", timeout_s=10,
+        unsubscribe_base_url="https://lender.example/unsubscribe", unsubscribe_secret=SecretStr("k3y"),
+        timeout_s=10,
     )
     try:
         yield mailbox, settings
@@ -61,7 +63,8 @@ async def test_delivered_over_tls_with_auth_and_unsubscribe_headers(smtp_server:
     assert mailbox.auth_attempts == 1
     assert msg["Subject"] == "账户提醒" and msg["Message-ID"] == receipt.provider_ref == "<em-1@lender.example>"
     unsubscribe = msg["List-Unsubscribe"]
-    assert unsubscribe.startswith("<https://lender.example/unsubscribe?attempt=em-1&party=A1%2Fp1&channel=email>")
+    token = unsubscribe_token("k3y", "A1/p1")
+    assert unsubscribe.startswith(f"<https://lender.example/unsubscribe?party=A1%2Fp1&attempt=em-1&token={token}>")
     assert "<mailto:notices@lender.example?subject=unsubscribe>" in unsubscribe
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     body = msg.get_content()
@@ -122,3 +125,9 @@ async def test_no_server_is_retryable() -> None:
         await SmtpEmailChannel(settings).send(email())
     assert info.value.category is ErrorCategory.RETRYABLE and not info.value.accepted
     await asyncio.sleep(0)
+
+
+def test_unsigned_unsubscribe_links_are_refused_at_start() -> None:
+    settings = SmtpSettings(host="h", from_address="a@b.example", unsubscribe_base_url="https://x/u")
+    with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET"):
+        SmtpEmailChannel(settings)

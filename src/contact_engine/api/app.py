@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from contact_engine.api.optout import OptOutRecorder
+from contact_engine.api.optout import EmailOptOutRecorder, OptOutRecorder
 from contact_engine.channels.base import ProviderReport, ReportSink
 from contact_engine.channels.twilio.state import TwilioState
 from contact_engine.channels.twilio.voice import TwilioVoiceChannel
@@ -45,6 +45,7 @@ class ApiComponents:
         sink: receives every accepted webhook as a :class:`ProviderReport`.
         state: call context, callback dedupe and status order (Redis or in-memory).
         opt_out: records an SMS opt-out through the gate; None refuses inbound texts (503).
+        email_opt_out: records an email opt-out from an unsubscribe link; None -> 503.
         voice: the voice adapter (AMD results redirect live calls); None: no redirects.
         recordings: queues recording downloads; None: recordings are only reported.
         sms_help_text: the answer to HELP.
@@ -57,6 +58,7 @@ class ApiComponents:
     sink: ReportSink
     state: TwilioState
     opt_out: OptOutRecorder | None = None
+    email_opt_out: EmailOptOutRecorder | None = None
     voice: TwilioVoiceChannel | None = None
     recordings: RecordingFetcher | None = None
     sms_help_text: str = DEFAULT_SMS_HELP
@@ -115,7 +117,7 @@ def create_app(settings: Settings, *, build: Build | None = None) -> FastAPI:
         build: makes the components inside the lifespan's exit stack.
     """
     from contact_engine.api import twilio_webhooks
-    from contact_engine.api.routes import health, recordings
+    from contact_engine.api.routes import health, recordings, unsubscribe
 
     make = build or default_build
 
@@ -139,6 +141,7 @@ def create_app(settings: Settings, *, build: Build | None = None) -> FastAPI:
     app = FastAPI(title="contact-engine", lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(recordings.router)
+    app.include_router(unsubscribe.router)
     app.include_router(twilio_webhooks.router)
     return app
 

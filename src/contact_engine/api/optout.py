@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from contact_engine.domain import Account, Channel, HistoryEntry, Mode, Outcome
+from contact_engine.domain import Account, Channel, ContactKind, HistoryEntry, Mode, Outcome
 
 #: ``(from_number, to_number, at)``: record that ``from_number`` opted out of texts.
 OptOutRecorder = Callable[[str, str, datetime], Awaitable[None]]
+#: ``(party_id, attempt_id, at)``: record that the party opted out of emails.
+EmailOptOutRecorder = Callable[[str, str, datetime], Awaitable[None]]
 
 
 class RecordsHistory(Protocol):
@@ -44,5 +46,36 @@ def gate_opt_out_recorder(
                             account_id=account.id,
                         ),
                     )
+
+    return record
+
+
+def gate_email_opt_out_recorder(
+    gate: RecordsHistory, get_account: Callable[[str], Awaitable[Account | None]]
+) -> EmailOptOutRecorder:
+    """An :data:`EmailOptOutRecorder` recording the opt-out for each email address of the party.
+
+    Args:
+        gate: the compliance gate.
+        get_account: loads an account by id (party ids are ``"<account id>/<party ref>"``).
+    """
+
+    async def record(party_id: str, attempt_id: str, at: datetime) -> None:
+        account_id = party_id.rpartition("/")[0]
+        account = await get_account(account_id)
+        if account is None:
+            raise LookupError(f"no account {account_id!r} for party {party_id!r}")
+        for party in account.parties:
+            if party.id != party_id:
+                continue
+            addresses = [cp.value for cp in party.contact_points if cp.kind is ContactKind.EMAIL] or [""]
+            for address in addresses:
+                await gate.record(
+                    account,
+                    HistoryEntry(
+                        at=at, channel=Channel.EMAIL, mode=Mode.AUTOMATED, party_id=party_id,
+                        contact_point=address, outcome=Outcome.OPT_OUT, account_id=account.id,
+                    ),
+                )
 
     return record

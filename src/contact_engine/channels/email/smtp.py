@@ -12,7 +12,6 @@ import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from urllib.parse import urlencode
 
 import aiosmtplib
 
@@ -25,6 +24,7 @@ from contact_engine.channels.base import (
     TokenBucket,
 )
 from contact_engine.channels.email import templates
+from contact_engine.channels.email.unsubscribe import unsubscribe_link
 from contact_engine.config import SmtpSettings
 from contact_engine.domain import Channel, Outcome
 from contact_engine.errors import ConfigError, ErrorCategory, ProviderError
@@ -53,6 +53,9 @@ class SmtpEmailChannel(ChannelAdapter):
         """
         if not settings.configured or not settings.from_address:
             raise ConfigError("SMTP is not configured: set CONTACT_ENGINE_SMTP__HOST and FROM_ADDRESS")
+        if settings.unsubscribe_base_url and settings.unsubscribe_secret is None:
+            # Unsigned links would let anyone unsubscribe anyone.
+            raise ConfigError("SMTP unsubscribe links need CONTACT_ENGINE_SMTP__UNSUBSCRIBE_SECRET")
         super().__init__(pacing=pacing, timeout_s=settings.timeout_s)
         self.settings = settings
         self.sink = sink
@@ -61,10 +64,10 @@ class SmtpEmailChannel(ChannelAdapter):
     def unsubscribe_url(self, contact: OutboundContact) -> str | None:
         """The one-click unsubscribe link of this message, when a base URL is configured."""
         base = self.settings.unsubscribe_base_url
-        if not base:
+        secret = self.settings.unsubscribe_secret
+        if not base or secret is None:
             return None
-        query = urlencode({"attempt": contact.attempt_id, "party": contact.party_id, "channel": "email"})
-        return f"{base}{'&' if '?' in base else '?'}{query}"
+        return unsubscribe_link(base, secret.get_secret_value(), contact.party_id, contact.attempt_id)
 
     def build_message(self, contact: OutboundContact) -> EmailMessage:
         """The message as sent: body, opt-out footer, unsubscribe headers.
