@@ -8,6 +8,7 @@ both). When a variable is set, an unreachable server fails the tests: nothing is
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -100,6 +101,7 @@ async def redis_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield f"unix://{server.socket_path}"
     finally:
         await server.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 @pytest.fixture
