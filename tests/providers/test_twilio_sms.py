@@ -72,7 +72,7 @@ async def test_recipient_who_replied_stop_at_twilio_is_permanent(fake_twilio: Fa
 @pytest.mark.parametrize(
     "reply",
     ["STOP", "stop", "Stop.", "Stop. Thank you", " STOP!! ", "unsubscribe", "CANCEL", "End", "quit",
-     "STOPALL", "退订", "退订。", "TD", "td", "T", "Opt out", "ＳＴＯＰ"],
+     "STOPALL", "stop all", "退订", "退订。", "TD", "td", "T", "Opt out", "ＳＴＯＰ", "停止", "No más"],
 )
 def test_opt_out_replies(reply: str) -> None:
     assert is_opt_out(reply)

@@ -17,7 +17,8 @@ from twilio.twiml.voice_response import VoiceResponse
 OPT_OUT_KEYWORDS = frozenset(
     {
         "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout",
-        "opt out", "opt-out", "no mas", "no más", "退订", "退定", "td", "t", "取消", "不要再发",
+        "opt out", "opt-out", "stop all", "unsub", "no mas", "no más", "退订", "退定", "td", "t",
+        "取消", "停止", "不要再发",
     }
 )
 HELP_KEYWORDS = frozenset({"help", "info", "帮助", "bz"})
