@@ -83,3 +83,19 @@ async def test_gives_up_after_max_tries_but_stays_visible(db: AsyncEngine, fake_
         await fetcher.aclose()
         await api.aclose()
     assert queued.tries == 2 and queued.status == "failed" and "404" in (queued.last_error or "")
+
+
+async def test_credentials_never_go_to_another_host(db: AsyncEngine, fake_twilio: FakeTwilio, tmp_path: Path) -> None:
+    api = await TwilioApi.open(twilio_settings(fake_twilio))
+    fetcher = RecordingFetcher(db, DirStore(tmp_path), api, quick_retries=1)
+    try:
+        await fetcher.enqueue("att-3", SID, f"https://evil.example/2010-04-01/Accounts/AC1/Recordings/{SID}")
+        assert await fetcher.fetch(SID) == "failed"
+        [queued] = await fetcher.pending()
+    finally:
+        await fetcher.aclose()
+        await api.aclose()
+    assert "not on Twilio's API host: evil.example" in (queued.last_error or "")
+    assert fetcher.media_download_url(
+        f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{SID}"
+    ) == f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{SID}.wav?RequestedChannels=2"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import sqlalchemy as sa
@@ -29,6 +30,8 @@ from contact_engine.errors import ProviderError
 from contact_engine.store.tables import recordings
 
 log = logging.getLogger(__name__)
+
+TWILIO_API_HOST = "api.twilio.com"
 
 
 class StoredMedia(Protocol):
@@ -176,8 +179,15 @@ class RecordingFetcher:
         return data
 
     def media_download_url(self, media_url: str) -> str:
-        """WAV with both channels; a relative URL is resolved against the API base."""
+        """WAV with both channels; a relative URL is resolved against the API base.
+
+        Raises:
+            DownloadError: the URL is not on Twilio's API host (credentials go only there).
+        """
         url = media_url if media_url.startswith("http") else self.twilio.base_url + media_url
+        host = urlsplit(url).netloc
+        if host not in {TWILIO_API_HOST, urlsplit(self.twilio.base_url).netloc}:
+            raise DownloadError(f"media URL is not on Twilio's API host: {host}", retryable=False)
         url = url.removesuffix(".json")
         return f"{url}.wav?RequestedChannels=2"
 
@@ -194,9 +204,13 @@ class RecordingFetcher:
             raise KeyError(recording_id)
         if row["status"] == "stored":
             return "stored"
-        url = self.media_download_url(row["media_url"])
         error: DownloadError | None = None
         data: bytes | None = None
+        try:
+            url = self.media_download_url(row["media_url"])
+        except DownloadError as exc:
+            await self._mark_failed(recording_id, row["tries"] + 1, str(exc))
+            return "failed"
         for attempt in range(self.quick_retries):
             try:
                 data = await self._download_once(url)
