@@ -95,3 +95,49 @@ async def test_call_answered_by_machine_then_recording_stored(
     ]
     assert all(r.attempt_id == "flow-1" for r in recorder.reports)
     assert (tmp_path / "rec" / "flow-1.wav").stat().st_size == 4004
+
+
+async def test_calls_and_texts_reach_final_outcomes_through_played_callbacks(
+    fake_twilio: FakeTwilio, app_settings: Settings
+) -> None:
+    from contact_engine.channels.twilio.sms import TwilioSmsChannel
+    from providers.twilio_play import TwilioPlayer
+
+    recorder = Recorder()
+    state = MemoryTwilioState()
+
+    async def build(settings: Settings, stack: AsyncExitStack) -> ApiComponents:
+        return ApiComponents(settings=settings, sink=recorder.sink, state=state)
+
+    app = create_app(app_settings, build=build)
+    transport = httpx.ASGITransport(app=app)
+    api = await TwilioApi.open(app_settings.twilio)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://internal") as client,
+        ):
+            async def post(path: str, body: str, headers: dict[str, str]) -> int:
+                return (await client.post(path, content=body, headers=headers)).status_code
+
+            voice, sms = TwilioVoiceChannel(api, state), TwilioSmsChannel(api)
+            for i in range(3):
+                await voice.send(OutboundContact(
+                    attempt_id=f"c{i}", account_id="A", party_id="A/p", channel=Channel.VOICE, mode=Mode.AUTOMATED,
+                    to="+8613800138000", language="zh-CN", script="s", body="您好。",
+                ))
+            for i in range(2):
+                await sms.send(OutboundContact(
+                    attempt_id=f"s{i}", account_id="A", party_id="A/p", channel=Channel.SMS, mode=Mode.AUTOMATED,
+                    to="+8613800138000", language="zh-CN", script="s", body="提醒。回复TD退订",
+                ))
+            player = TwilioPlayer(fake_twilio, PUBLIC, post)
+            assert await player.play() == 5
+            assert await player.play() == 0  # each played once
+    finally:
+        await api.aclose()
+    finals = {r.attempt_id: r.outcome for r in recorder.reports if r.final}
+    assert finals == {
+        "c0": Outcome.CONNECTED, "c1": Outcome.CONNECTED, "c2": Outcome.CONNECTED,
+        "s0": Outcome.DELIVERED, "s1": Outcome.DELIVERED,
+    }

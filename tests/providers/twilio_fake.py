@@ -104,6 +104,8 @@ class FakeTwilio:
     media: dict[str, bytes] = field(default_factory=dict)
     media_failures: dict[str, int] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    #: index in ``received`` -> the sid of the call or message that request created
+    created_sids: dict[int, str] = field(default_factory=dict)
     base_url: str = ""
 
     def script(self, suffix: str, status: int, body: dict[str, Any]) -> None:
@@ -208,6 +210,7 @@ class FakeTwilio:
         base = {"account_sid": self.account_sid, "api_version": "2010-04-01"}
         if template.endswith("/Calls.json"):
             sid = "CA" + uuid.uuid4().hex
+            self.created_sids[len(self.received) - 1] = sid
             body = base | {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From"),
                            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json"}
             return web.json_response(body, status=201)
@@ -216,6 +219,7 @@ class FakeTwilio:
             return web.json_response(base | {"sid": sid, "status": form.get("Status", "in-progress")})
         if template.endswith("/Messages.json"):
             sid = "SM" + uuid.uuid4().hex
+            self.created_sids[len(self.received) - 1] = sid
             body = base | {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body"),
                            "num_segments": "1", "direction": "outbound-api"}
             return web.json_response(body, status=201)
