@@ -176,3 +176,24 @@ async def test_recording_callback_is_reported_once(harness: Harness) -> None:
     [report] = harness.recorder.reports
     assert report.recording_ref == "RE" + "c" * 32 and report.status == "recording-completed"
     assert report.duration_s == 31.0
+
+
+async def test_sink_failure_lets_the_redelivery_through(harness: Harness) -> None:
+    class SinkDown(Exception):
+        pass
+
+    delivered = harness.recorder.sink
+
+    async def failing(report: object) -> None:
+        raise SinkDown
+
+    harness.components.sink = failing
+    with pytest.raises(SinkDown):
+        await harness.http.post(STATUS, call_status(SID, "ringing"))
+    harness.components.sink = delivered
+    # Twilio (or an operator) delivers the same callback again: now it counts, in order.
+    assert (await harness.http.post(STATUS, call_status(SID, "ringing"))).status_code == 204
+    assert (await harness.http.post(STATUS, call_status(SID, "ringing"))).status_code == 204
+    await harness.http.post(STATUS, call_status(SID, "completed"))
+    await harness.http.post(STATUS, call_status(SID, "initiated"))
+    assert [r.status for r in harness.recorder.reports] == ["ringing", "completed"]

@@ -110,6 +110,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _report_once(
+    comps: ApiComponents, dedupe_key: str, report: ProviderReport, *, rank: int | None = None
+) -> None:
+    """Feed ``report`` to the sink once per ``dedupe_key``, and only if its status rank moves
+    forward. If the sink fails, both marks are undone so that a redelivery is handled."""
+    state = comps.state
+    if not await state.first_time(dedupe_key):
+        return
+    previous = None
+    if rank is not None:
+        previous = await state.advance(report.provider_ref, rank)
+        if previous is None:
+            return  # an earlier status arriving late
+    try:
+        await comps.sink(report)
+    except Exception:
+        if rank is not None and previous is not None:
+            await state.lower(report.provider_ref, rank, previous)
+        await state.forget(dedupe_key)
+        raise
+
+
 # -- calls ---------------------------------------------------------------------------
 
 
@@ -131,13 +153,11 @@ async def voice_gather(request: Request, form: Form, comps: Components) -> Respo
     call_sid = _field(form, "CallSid")
     digits = str(form.get("Digits") or "")
     ctx = await comps.state.get_context(attempt)
-    if await comps.state.first_time(f"gather:{call_sid}:{digits}"):
-        await comps.sink(
-            ProviderReport(
-                attempt_id=attempt, provider="twilio", provider_ref=call_sid, status="gather",
-                at=_now(), digits=digits or None, detail={"wants_collector": digits == "1"},
-            )
-        )
+    report = ProviderReport(
+        attempt_id=attempt, provider="twilio", provider_ref=call_sid, status="gather",
+        at=_now(), digits=digits or None, detail={"wants_collector": digits == "1"},
+    )
+    await _report_once(comps, f"gather:{call_sid}:{digits}", report)
     language = ctx.language if ctx else comps.settings.default_language
     if digits == "1":
         return _twiml(content.twiml_connecting(language))
@@ -153,10 +173,6 @@ async def voice_status(request: Request, form: Form, comps: Components) -> Respo
     if status not in CALL_RANK:
         raise HTTPException(400, f"CallStatus: unknown value {status!r}")
     duration = _float(form, "CallDuration")
-    if not await comps.state.first_time(f"call:{call_sid}:{status}"):
-        return Response(status_code=204)
-    if not await comps.state.advance(call_sid, CALL_RANK[status]):
-        return Response(status_code=204)  # an earlier status arriving late
     outcome: Outcome | None = CALL_OUTCOME.get(status)
     answered_by = await comps.state.get_answered_by(call_sid)
     if status == "completed":
@@ -164,13 +180,12 @@ async def voice_status(request: Request, form: Form, comps: Components) -> Respo
         outcome = Outcome.VOICEMAIL if machine else Outcome.CONNECTED
         if answered_by == "fax":
             outcome = Outcome.FAILED
-    await comps.sink(
-        ProviderReport(
-            attempt_id=attempt, provider="twilio", provider_ref=call_sid, status=status,
-            at=_now(), outcome=outcome, duration_s=duration,
-            detail={"answered_by": answered_by} if answered_by else {},
-        )
+    report = ProviderReport(
+        attempt_id=attempt, provider="twilio", provider_ref=call_sid, status=status,
+        at=_now(), outcome=outcome, duration_s=duration,
+        detail={"answered_by": answered_by} if answered_by else {},
     )
+    await _report_once(comps, f"call:{call_sid}:{status}", report, rank=CALL_RANK[status])
     return Response(status_code=204)
 
 
@@ -212,25 +227,23 @@ async def voice_recording(request: Request, form: Form, comps: Components) -> Re
     recording_sid = _field(form, "RecordingSid")
     status = _field(form, "RecordingStatus")
     recording_url = str(form.get("RecordingUrl") or "")
-    if not await comps.state.first_time(f"rec:{recording_sid}:{status}"):
-        return Response(status_code=204)
     duration = _float(form, "RecordingDuration")
     channels = form.get("RecordingChannels")
     if status == "completed":
         if not recording_url:
             raise HTTPException(400, "RecordingUrl: missing")
         if comps.recordings is not None:
+            # Idempotent: a replayed callback finds the row queued already.
             await comps.recordings.enqueue(
                 attempt, recording_sid, recording_url, duration_s=duration,
                 channels=int(channels) if isinstance(channels, str) and channels.isdigit() else None,
             )
-    await comps.sink(
-        ProviderReport(
-            attempt_id=attempt, provider="twilio", provider_ref=call_sid,
-            status=f"recording-{status}", at=_now(), duration_s=duration,
-            recording_url=recording_url or None, recording_ref=recording_sid,
-        )
+    report = ProviderReport(
+        attempt_id=attempt, provider="twilio", provider_ref=call_sid,
+        status=f"recording-{status}", at=_now(), duration_s=duration,
+        recording_url=recording_url or None, recording_ref=recording_sid,
     )
+    await _report_once(comps, f"rec:{recording_sid}:{status}", report)
     return Response(status_code=204)
 
 
@@ -245,18 +258,15 @@ async def sms_status(request: Request, form: Form, comps: Components) -> Respons
     status = _field(form, "MessageStatus")
     if status not in MESSAGE_RANK:
         raise HTTPException(400, f"MessageStatus: unknown value {status!r}")
-    if not await comps.state.first_time(f"msg:{sid}:{status}"):
-        return Response(status_code=204)
-    if not await comps.state.advance(sid, MESSAGE_RANK[status]) or status == "read":
+    if status == "read":  # after delivery: nothing to report
         return Response(status_code=204)
     error_code = form.get("ErrorCode")
-    await comps.sink(
-        ProviderReport(
-            attempt_id=attempt, provider="twilio", provider_ref=sid, status=status, at=_now(),
-            outcome=MESSAGE_OUTCOME.get(status),
-            detail={"error_code": error_code} if error_code else {},
-        )
+    report = ProviderReport(
+        attempt_id=attempt, provider="twilio", provider_ref=sid, status=status, at=_now(),
+        outcome=MESSAGE_OUTCOME.get(status),
+        detail={"error_code": error_code} if error_code else {},
     )
+    await _report_once(comps, f"msg:{sid}:{status}", report, rank=MESSAGE_RANK[status])
     return Response(status_code=204)
 
 

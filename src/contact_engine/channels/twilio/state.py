@@ -37,8 +37,19 @@ class TwilioState(Protocol):
         """True exactly once per key (atomic)."""
         ...
 
-    async def advance(self, provider_ref: str, rank: int) -> bool:
-        """Raise the status rank of ``provider_ref`` to ``rank``; False if not higher (atomic)."""
+    async def forget(self, dedupe_key: str) -> None:
+        """Undo :meth:`first_time` (the callback was not handled and may come again)."""
+        ...
+
+    async def advance(self, provider_ref: str, rank: int) -> int | None:
+        """Raise the status rank of ``provider_ref`` to ``rank`` (atomic).
+
+        Returns the previous rank (-1: none yet), or None when ``rank`` is not higher.
+        """
+        ...
+
+    async def lower(self, provider_ref: str, rank: int, previous: int) -> None:
+        """Undo :meth:`advance`: back to ``previous`` if still at ``rank`` (atomic)."""
         ...
 
     async def set_answered_by(self, call_sid: str, value: str) -> None: ...
@@ -66,11 +77,19 @@ class MemoryTwilioState:
         self._seen[dedupe_key] = time.monotonic()
         return True
 
-    async def advance(self, provider_ref: str, rank: int) -> bool:
-        if rank <= self._rank.get(provider_ref, -1):
-            return False
+    async def forget(self, dedupe_key: str) -> None:
+        self._seen.pop(dedupe_key, None)
+
+    async def advance(self, provider_ref: str, rank: int) -> int | None:
+        previous = self._rank.get(provider_ref, -1)
+        if rank <= previous:
+            return None
         self._rank[provider_ref] = rank
-        return True
+        return previous
+
+    async def lower(self, provider_ref: str, rank: int, previous: int) -> None:
+        if self._rank.get(provider_ref) == rank:
+            self._rank[provider_ref] = previous
 
     async def set_answered_by(self, call_sid: str, value: str) -> None:
         self._amd[call_sid] = value
@@ -83,7 +102,14 @@ _ADVANCE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) > current then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
+  return current
+end
+return -2
+"""
+
+_LOWER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
 return 0
 """
@@ -96,6 +122,7 @@ class RedisTwilioState:
         self._r = client
         self.keys = TwilioKeys(prefix)
         self._advance = client.register_script(_ADVANCE)
+        self._lower = client.register_script(_LOWER)
 
     async def put_context(self, ctx: CallContext) -> None:
         await self._r.set(self.keys.call_context(ctx.attempt_id), json.dumps(asdict(ctx)), ex=STATE_TTL_S)
@@ -107,8 +134,15 @@ class RedisTwilioState:
     async def first_time(self, dedupe_key: str) -> bool:
         return bool(await self._r.set(self.keys.seen(dedupe_key), "1", nx=True, ex=STATE_TTL_S))
 
-    async def advance(self, provider_ref: str, rank: int) -> bool:
-        return bool(await self._advance(keys=[self.keys.rank(provider_ref)], args=[rank, STATE_TTL_S]))
+    async def forget(self, dedupe_key: str) -> None:
+        await self._r.delete(self.keys.seen(dedupe_key))
+
+    async def advance(self, provider_ref: str, rank: int) -> int | None:
+        previous = int(await self._advance(keys=[self.keys.rank(provider_ref)], args=[rank, STATE_TTL_S]))
+        return None if previous == -2 else previous
+
+    async def lower(self, provider_ref: str, rank: int, previous: int) -> None:
+        await self._lower(keys=[self.keys.rank(provider_ref)], args=[rank, previous, STATE_TTL_S])
 
     async def set_answered_by(self, call_sid: str, value: str) -> None:
         await self._r.set(self.keys.answered_by(call_sid), value, ex=STATE_TTL_S)
