@@ -1,0 +1,315 @@
+"""Repositories over the SQL tables: accounts (with parties and contact points) and the
+append-only audit trail. Rows map to the frozen dataclasses of ``contact_engine.domain``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contact_engine.domain import (
+    Account,
+    AccountStatus,
+    Address,
+    AttemptRequest,
+    Channel,
+    Consent,
+    ConsentKind,
+    ContactKind,
+    ContactPoint,
+    Decision,
+    HoldKind,
+    LineType,
+    Party,
+    Product,
+    Role,
+)
+from contact_engine.domain.events import Event
+from contact_engine.store.tables import (
+    accounts,
+    attempt_outcomes,
+    attempts,
+    contact_points,
+    decisions,
+    events,
+    parties,
+    payments,
+)
+
+
+def _upsert(conn: AsyncConnection, table: Any, index_elements: list[str]) -> Any:
+    """An ``INSERT ... ON CONFLICT DO UPDATE`` for the connection's dialect."""
+    dialect = conn.dialect.name
+    mod = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(table)
+    cols = {c.name: stmt.excluded[c.name] for c in table.columns
+            if c.name not in index_elements and not c.primary_key and c.name != "created_at"}
+    return stmt.on_conflict_do_update(index_elements=index_elements, set_=cols)
+
+
+def _consents_to_json(consents: Sequence[Consent]) -> list[dict[str, Any]]:
+    return [
+        {"kind": c.kind.value, "given_at": c.given_at.isoformat(), "scope": c.scope}
+        for c in consents
+    ]
+
+
+def _consents_from_json(raw: Sequence[Mapping[str, Any]]) -> tuple[Consent, ...]:
+    return tuple(
+        Consent(ConsentKind(c["kind"]), datetime.fromisoformat(c["given_at"]), c.get("scope"))
+        for c in raw
+    )
+
+
+def account_rows(accts: Sequence[Account], now: datetime) -> tuple[list[dict], list[dict], list[dict]]:
+    """Row dicts for the accounts, parties and contact_points tables."""
+    a_rows: list[dict] = []
+    p_rows: list[dict] = []
+    c_rows: list[dict] = []
+    for a in accts:
+        a_rows.append({
+            "id": a.id, "product": a.product.value, "principal": a.principal,
+            "balance": a.balance, "currency": a.currency, "due_date": a.due_date,
+            "status": a.status.value, "holds": sorted(h.value for h in a.holds),
+            "country": a.address.country, "region": a.address.region,
+            "postal_code": a.address.postal_code, "city": a.address.city,
+            "timezone": a.address.timezone, "risk": a.risk, "language": a.language,
+            "created_at": now, "updated_at": now,
+        })
+        for p in a.parties:
+            p_rows.append({
+                "id": p.id, "account_id": a.id, "role": p.role.value, "name": p.name,
+                "relationship": p.relationship, "sensitive": p.sensitive,
+                "designated_by_debtor": p.designated_by_debtor,
+                "represented_by_attorney": p.represented_by_attorney,
+                "language": p.language, "opt_outs": sorted(c.value for c in p.opt_outs),
+                "consents": _consents_to_json(p.consents),
+            })
+            for cp in p.contact_points:
+                c_rows.append({
+                    "party_id": p.id, "account_id": a.id, "kind": cp.kind.value,
+                    "value": cp.value, "line_type": cp.line_type.value,
+                    "timezone": cp.timezone, "opt_outs": sorted(c.value for c in cp.opt_outs),
+                    "provenance": cp.provenance, "employer_provided": cp.employer_provided,
+                })
+    return a_rows, p_rows, c_rows
+
+
+def _account_from_rows(a: Row, party_rows: Sequence[Row], cp_rows: Sequence[Row]) -> Account:
+    by_party: dict[str, list[ContactPoint]] = defaultdict(list)
+    for c in cp_rows:
+        by_party[c.party_id].append(ContactPoint(
+            party_id=c.party_id, kind=ContactKind(c.kind), value=c.value,
+            line_type=LineType(c.line_type), timezone=c.timezone,
+            opt_outs=frozenset(Channel(x) for x in c.opt_outs), provenance=c.provenance,
+            employer_provided=c.employer_provided,
+        ))
+    party_objs = tuple(
+        Party(
+            id=p.id, role=Role(p.role), name=p.name, relationship=p.relationship,
+            sensitive=p.sensitive, designated_by_debtor=p.designated_by_debtor,
+            represented_by_attorney=p.represented_by_attorney, language=p.language,
+            opt_outs=frozenset(Channel(x) for x in p.opt_outs),
+            consents=_consents_from_json(p.consents),
+            contact_points=tuple(by_party.get(p.id, ())),
+        )
+        for p in party_rows
+    )
+    return Account(
+        id=a.id, external_id=a.id, due_date=a.due_date, product=Product(a.product),
+        principal=Decimal(a.principal), balance=Decimal(a.balance), currency=a.currency,
+        status=AccountStatus(a.status), holds=frozenset(HoldKind(h) for h in a.holds),
+        address=Address(country=a.country, region=a.region, postal_code=a.postal_code,
+                        timezone=a.timezone, city=a.city),
+        risk=a.risk, language=a.language, parties=party_objs,
+    )
+
+
+class AccountRepository:
+    """Accounts with their parties and contact points."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def count(self) -> int:
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(accounts))).scalar_one())
+
+    async def get(self, account_id: str) -> Account | None:
+        async with self._engine.connect() as conn:
+            found = await self._load(conn, [account_id])
+        return found[0] if found else None
+
+    async def iter_accounts(self, batch_size: int = 1000) -> AsyncIterator[Account]:
+        """Stream every account in id order with keyset pagination (bounded memory)."""
+        after: str | None = None
+        while True:
+            async with self._engine.connect() as conn:
+                q = select(accounts.c.id).order_by(accounts.c.id).limit(batch_size)
+                if after is not None:
+                    q = q.where(accounts.c.id > after)
+                ids = [r[0] for r in await conn.execute(q)]
+                if not ids:
+                    return
+                batch = await self._load(conn, ids)
+            for acct in batch:
+                yield acct
+            after = ids[-1]
+
+    async def _load(self, conn: AsyncConnection, ids: Sequence[str]) -> list[Account]:
+        a_rows = (await conn.execute(
+            select(accounts).where(accounts.c.id.in_(ids)).order_by(accounts.c.id))).all()
+        p_rows = (await conn.execute(
+            select(parties).where(parties.c.account_id.in_(ids)).order_by(parties.c.id))).all()
+        c_rows = (await conn.execute(
+            select(contact_points).where(contact_points.c.account_id.in_(ids))
+            .order_by(contact_points.c.id))).all()
+        p_by: dict[str, list[Row]] = defaultdict(list)
+        for p in p_rows:
+            p_by[p.account_id].append(p)
+        c_by: dict[str, list[Row]] = defaultdict(list)
+        for c in c_rows:
+            c_by[c.account_id].append(c)
+        return [_account_from_rows(a, p_by[a.id], c_by[a.id]) for a in a_rows]
+
+    async def upsert_many(self, accts: Sequence[Account], *, conn: AsyncConnection | None = None,
+                          batch_size: int = 2000) -> None:
+        """Insert or update accounts by id, with their parties and contact points."""
+        if conn is None:
+            async with self._engine.begin() as own:
+                await self.upsert_many(accts, conn=own, batch_size=batch_size)
+            return
+        now = datetime.now(UTC)
+        for start in range(0, len(accts), batch_size):
+            a_rows, p_rows, c_rows = account_rows(accts[start:start + batch_size], now)
+            await conn.execute(_upsert(conn, accounts, ["id"]), a_rows)
+            if p_rows:
+                await conn.execute(_upsert(conn, parties, ["id"]), p_rows)
+            if c_rows:
+                await conn.execute(
+                    _upsert(conn, contact_points, ["party_id", "kind", "value"]), c_rows)
+
+    async def set_status(self, account_id: str, status: AccountStatus) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(accounts).where(accounts.c.id == account_id)
+                               .values(status=status.value, updated_at=datetime.now(UTC)))
+
+    async def add_hold(self, account_id: str, hold: HoldKind) -> None:
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(select(accounts.c.holds)
+                                      .where(accounts.c.id == account_id))).first()
+            if row is None:
+                return
+            holds = sorted(set(row.holds) | {hold.value})
+            await conn.execute(update(accounts).where(accounts.c.id == account_id)
+                               .values(holds=holds, updated_at=datetime.now(UTC)))
+
+    async def apply_payment(self, account_id: str, amount: Decimal, at: datetime,
+                            source: str) -> Decimal:
+        """Record a payment and lower the balance (never below zero); return the new balance."""
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(select(accounts.c.balance, accounts.c.currency)
+                                      .where(accounts.c.id == account_id))).one()
+            paid = min(Decimal(amount), Decimal(row.balance))
+            new_balance = Decimal(row.balance) - paid
+            await conn.execute(insert(payments).values(
+                account_id=account_id, amount=paid, currency=row.currency, at=at, source=source))
+            values: dict[str, Any] = {"balance": new_balance, "updated_at": at}
+            if new_balance == 0:
+                values["status"] = AccountStatus.PAID.value
+            await conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+            return new_balance
+
+    async def delete_all(self) -> None:
+        """Remove every account (used by demos on a fresh data folder only)."""
+        async with self._engine.begin() as conn:
+            for t in (contact_points, parties, accounts):
+                await conn.execute(delete(t))
+
+
+class AuditRepository:
+    """The append-only audit trail: decisions, attempts, outcomes and events."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def append_event(self, event: Event) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(events).values(
+                at=event.at, kind=event.kind, actor=event.actor,
+                account_id=event.account_id, data=dict(event.data)))
+
+    async def append_decision(self, request: AttemptRequest, decision: Decision,
+                              at: datetime, decision_id: str | None = None) -> str:
+        decision_id = decision_id or uuid.uuid4().hex
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(decisions).values(
+                id=decision_id, at=at, account_id=request.account_id,
+                party_id=request.party_id, intent_id=request.intent_id,
+                channel=request.channel.value, mode=request.mode.value,
+                contact_point=request.contact_point, allowed=decision.allowed,
+                denied_by=[{"rule": d.rule, "reason": d.reason, "permanent": d.permanent,
+                            "until": d.until.isoformat() if d.until else None}
+                           for d in decision.denied_by],
+                next_allowed_at=decision.next_allowed_at,
+                policy_versions=dict(decision.policy_versions),
+                reservation_id=decision.reservation_id))
+        return decision_id
+
+    async def append_attempt(self, *, attempt_id: str, request: AttemptRequest, provider: str,
+                             placed_at: datetime, decision_id: str | None = None,
+                             reservation_id: str | None = None) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(attempts).values(
+                id=attempt_id, intent_id=request.intent_id, decision_id=decision_id,
+                reservation_id=reservation_id, account_id=request.account_id,
+                party_id=request.party_id, channel=request.channel.value,
+                mode=request.mode.value, contact_point=request.contact_point,
+                provider=provider, placed_at=placed_at))
+
+    async def append_outcome(self, attempt_id: str, status: str, outcome: str | None,
+                             at: datetime, provider_ref: str | None = None,
+                             duration_s: float | None = None,
+                             detail: Mapping[str, Any] | None = None) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(attempt_outcomes).values(
+                attempt_id=attempt_id, at=at, status=status, outcome=outcome,
+                provider_ref=provider_ref, duration_s=duration_s, detail=dict(detail or {})))
+
+    async def decisions_for(self, account_id: str, day: date,
+                            tz: str = "UTC") -> list[dict[str, Any]]:
+        """Every stored decision on ``account_id`` during the local calendar ``day``."""
+        zone = ZoneInfo(tz)
+        start = datetime.combine(day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(
+                select(decisions).where(decisions.c.account_id == account_id,
+                                        decisions.c.at >= start, decisions.c.at < end)
+                .order_by(decisions.c.at))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def attempt_log(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Attempts with their latest final outcome, oldest first."""
+        async with self._engine.connect() as conn:
+            q = select(attempts).order_by(attempts.c.placed_at)
+            if account_id is not None:
+                q = q.where(attempts.c.account_id == account_id)
+            rows = [dict(r) for r in (await conn.execute(q)).mappings().all()]
+            oq = select(attempt_outcomes.c.attempt_id, attempt_outcomes.c.outcome,
+                        attempt_outcomes.c.at).where(attempt_outcomes.c.outcome.is_not(None)
+                                                     ).order_by(attempt_outcomes.c.id)
+            final = {r.attempt_id: r.outcome for r in await conn.execute(oq)}
+        for r in rows:
+            r["outcome"] = final.get(r["id"])
+        return rows

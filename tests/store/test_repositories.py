@@ -1,0 +1,94 @@
+"""Contract tests of the repositories and migrations, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contact_engine.domain import (
+    Account,
+    AccountStatus,
+    AttemptRequest,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Decision,
+    Denial,
+    HoldKind,
+    Mode,
+    Party,
+    Role,
+)
+from contact_engine.domain.events import HoldPlaced
+from contact_engine.store.db import alembic_config
+from contact_engine.store.repositories import AccountRepository, AuditRepository
+
+
+def make_account(n: int) -> Account:
+    pid = f"A{n:04d}/debtor"
+    return Account(
+        id=f"A{n:04d}", due_date=date(2026, 3, 1), balance=Decimal("100.00"),
+        principal=Decimal("100.00"),
+        parties=(Party(id=pid, role=Role.DEBTOR, name=f"n{n}", contact_points=(
+            ContactPoint(pid, ContactKind.PHONE, f"+86138{n:08d}"),)),),
+    )
+
+
+def test_migrations_have_one_head() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1
+
+
+async def test_iter_accounts_streams_in_order(db: AsyncEngine) -> None:
+    repo = AccountRepository(db)
+    await repo.upsert_many([make_account(n) for n in range(25)][::-1])
+    seen = [a.id async for a in repo.iter_accounts(batch_size=7)]
+    assert seen == [f"A{n:04d}" for n in range(25)]
+    assert await repo.count() == 25
+
+
+async def test_payment_holds_and_status(db: AsyncEngine) -> None:
+    repo = AccountRepository(db)
+    await repo.upsert_many([make_account(1)])
+    at = datetime(2026, 3, 5, tzinfo=UTC)
+    assert await repo.apply_payment("A0001", Decimal("30.25"), at, "sim") == Decimal("69.75")
+    assert await repo.apply_payment("A0001", Decimal("500"), at, "sim") == Decimal("0.00")
+    await repo.add_hold("A0001", HoldKind.DISPUTE)
+    await repo.add_hold("A0001", HoldKind.DISPUTE)
+    acct = await repo.get("A0001")
+    assert acct is not None
+    assert acct.balance == Decimal("0.00")
+    assert acct.status is AccountStatus.PAID
+    assert acct.holds == frozenset({HoldKind.DISPUTE})
+
+
+async def test_audit_trail_round_trip(db: AsyncEngine) -> None:
+    audit = AuditRepository(db)
+    req = AttemptRequest(Channel.VOICE, Mode.AUTOMATED, "A0001/debtor", "+8613800000001",
+                         account_id="A0001", intent_id="i1")
+    at = datetime(2026, 3, 9, 1, 30, tzinfo=UTC)
+    denied = Decision(False, (Denial("CN-HOURS", "09:30 local is outside 08:00-21:00"),),
+                      next_allowed_at=datetime(2026, 3, 10, 0, tzinfo=UTC),
+                      policy_versions={"cn-agency-code": "2026.1"})
+    await audit.append_decision(req, denied, at)
+    await audit.append_decision(req, Decision(True, reservation_id="r1"), at.replace(hour=2))
+    await audit.append_attempt(attempt_id="t1", request=req, provider="simulated",
+                               placed_at=at.replace(hour=2), reservation_id="r1")
+    await audit.append_outcome("t1", "ringing", None, at.replace(hour=2))
+    await audit.append_outcome("t1", "completed", "no_answer", at.replace(hour=2, minute=1))
+    await audit.append_event(HoldPlaced(at=at, account_id="A0001", data={"hold": "dispute"}))
+    rows = await audit.decisions_for("A0001", date(2026, 3, 9), "Asia/Shanghai")
+    assert [r["allowed"] for r in rows] == [False, True]
+    assert rows[0]["denied_by"][0]["rule"] == "CN-HOURS"
+    assert rows[0]["policy_versions"] == {"cn-agency-code": "2026.1"}
+    assert await audit.decisions_for("A0001", date(2026, 3, 10), "Asia/Shanghai") == []
+    log = await audit.attempt_log("A0001")
+    assert [(r["id"], r["outcome"]) for r in log] == [("t1", "no_answer")]
+
+
+def test_example_portfolio_exists() -> None:
+    assert (Path(__file__).resolve().parents[2] / "examples" / "portfolio.csv").is_file()
