@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from contact_engine.api.optout import gate_opt_out_recorder
 from contact_engine.domain import (
     Account,
@@ -54,3 +56,15 @@ async def test_records_opt_out_for_each_account_with_the_number() -> None:
         ("A2", "A2/debtor", Channel.SMS, Outcome.OPT_OUT, at),
     ]
     assert all(e.contact_point == "+8613800138000" and e.account_id == acc for acc, e in gate.records)
+
+
+async def test_accounts_for_phone_finds_every_account_using_the_number(db: AsyncEngine) -> None:
+    from contact_engine.api.optout import accounts_for_phone
+    from contact_engine.store.repositories import AccountRepository
+
+    await AccountRepository(db).upsert_many(
+        [account("A1", "+8613800138000"), account("A2", "+8613800138000"), account("A3", "+8613800138999")]
+    )
+    found = await accounts_for_phone(db)("+8613800138000")
+    assert [a.id for a in found] == ["A1", "A2"]
+    assert await accounts_for_phone(db)("+10000000000") == []

@@ -6,7 +6,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from contact_engine.domain import Account, Channel, ContactKind, HistoryEntry, Mode, Outcome
+from contact_engine.store.repositories import AccountRepository
+from contact_engine.store.tables import contact_points
 
 #: ``(from_number, to_number, at)``: record that ``from_number`` opted out of texts.
 OptOutRecorder = Callable[[str, str, datetime], Awaitable[None]]
@@ -79,3 +84,25 @@ def gate_email_opt_out_recorder(
                 )
 
     return record
+
+
+def accounts_for_phone(engine: AsyncEngine) -> Callable[[str], Awaitable[Sequence[Account]]]:
+    """Finds the accounts with a phone contact point equal to a number (E.164).
+
+    For :func:`gate_opt_out_recorder`. The lookup scans ``contact_points.value``; an index
+    on that column keeps it fast on large portfolios.
+    """
+    repo = AccountRepository(engine)
+
+    async def find(phone: str) -> Sequence[Account]:
+        query = (
+            sa.select(contact_points.c.account_id)
+            .where(contact_points.c.kind == ContactKind.PHONE.value, contact_points.c.value == phone)
+            .distinct()
+        )
+        async with engine.connect() as conn:
+            ids = sorted(row[0] for row in await conn.execute(query))
+        found = [await repo.get(account_id) for account_id in ids]
+        return [a for a in found if a is not None]
+
+    return find
