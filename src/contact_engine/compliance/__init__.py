@@ -1,0 +1,1 @@
+"""The compliance gate: policy packs -> rules -> Decision, with an atomic ledger."""

@@ -1,0 +1,508 @@
+"""The compliance gate: no contact of any kind unless the gate reserved it.
+
+``reserve`` evaluates every rule of every applicable pack; static rules (windows, holds
+on the record, party restrictions, consent) are pure functions of the account and the
+time; dynamic ones (counters, stops, opt-outs and holds from outcomes, cooldowns) are
+checked and incremented by the ledger in one atomic step. Every denying rule is
+reported; the strictest wins because any denial denies.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import redis.asyncio as aioredis
+from phonenumbers import PhoneNumberType
+
+from contact_engine.compliance.ledger import (
+    Group,
+    Ledger,
+    MemoryLedger,
+    Op,
+    RedisLedger,
+    ReserveRequest,
+)
+from contact_engine.compliance.ledger.keys import GateKeys
+from contact_engine.compliance.policy import (
+    WEEKDAYS,
+    CapRule,
+    ConsentRule,
+    CooldownRule,
+    HoldRule,
+    OptOutRule,
+    Pack,
+    PartyRule,
+    StopRule,
+    ThirdPartyRule,
+    WindowRule,
+    load_packs,
+)
+from contact_engine.compliance.timezones import candidate_zones
+from contact_engine.config import GateSettings
+from contact_engine.domain import (
+    Account,
+    AttemptRequest,
+    Channel,
+    ContactPoint,
+    Decision,
+    Denial,
+    HistoryEntry,
+    HoldKind,
+    LineType,
+    Mode,
+    Outcome,
+    Party,
+    Role,
+)
+
+UNANSWERED = frozenset({Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED, Outcome.VOICEMAIL})
+CONNECTED = frozenset(set(Outcome) - UNANSWERED - {Outcome.DELIVERED, Outcome.UNDELIVERED})
+OUTCOME_HOLDS = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
+INFLIGHT_RULE = "GATE-VOICE-IN-FLIGHT"
+DAY_S = 86400
+
+
+@lru_cache(maxsize=4096)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(at: datetime, zone: str) -> date:
+    return at.astimezone(_zone(zone)).date()
+
+
+def day_int(d: date) -> int:
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def local_midnight(d: date, zone: str) -> datetime:
+    return datetime.combine(d, time(0), _zone(zone)).astimezone(UTC)
+
+
+def _holiday(rule: WindowRule, d: date) -> bool:
+    if not rule.holidays:
+        return False
+    return d in _holidays(rule.holidays, d.year)
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, year: int) -> Any:
+    import holidays
+
+    return holidays.country_holidays(country, years=year)
+
+
+def window_holds(rule: WindowRule, at: datetime, zones: Sequence[str]) -> str | None:
+    """None when ``at`` is inside the window in every zone, else the reason."""
+    for z in zones:
+        local = at.astimezone(_zone(z))
+        minute = local.hour * 60 + local.minute
+        if not (rule.start_min <= minute < rule.end_min):
+            return (f"{local:%H:%M} local ({z}) is outside "
+                    f"{rule.hours[0]}-{rule.hours[1]}")
+        if WEEKDAYS[local.weekday()] not in rule.days:
+            return f"{local:%A} ({z}) is not a contact day"
+        if _holiday(rule, local.date()):
+            return f"{local.date()} is a public holiday in {rule.holidays}"
+    return None
+
+
+def next_window_open(rule: WindowRule, zones: Sequence[str], after: datetime) -> datetime | None:
+    """The earliest instant >= ``after`` inside the window in every zone."""
+    if window_holds(rule, after, zones) is None:
+        return after
+    candidates: set[datetime] = set()
+    for z in zones:
+        start_day = after.astimezone(_zone(z)).date()
+        for n in range(0, 15):
+            d = start_day + timedelta(days=n)
+            h, m = divmod(rule.start_min, 60)
+            candidates.add(datetime.combine(d, time(h, m), _zone(z)).astimezone(UTC))
+    for c in sorted(candidates):
+        if c >= after and window_holds(rule, c, zones) is None:
+            return c
+    return None
+
+
+@lru_cache(maxsize=262144)
+def phone_line_type(e164: str) -> LineType:
+    try:
+        t = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return LineType.UNKNOWN
+    return {PhoneNumberType.MOBILE: LineType.MOBILE, PhoneNumberType.FIXED_LINE: LineType.LANDLINE,
+            PhoneNumberType.VOIP: LineType.VOIP}.get(t, LineType.UNKNOWN)
+
+
+@dataclass(slots=True)
+class _Dyn:
+    """A dynamic check of one rule, with what the ledger needs to evaluate it."""
+
+    rule: str
+    reason: str
+    kind: str  # "flag" | "group"
+    index: int  # into the request's flags / groups
+    days: tuple[date, ...] = ()  # group buckets, oldest first (for next_allowed_at)
+    limit: int = 0
+    permanent: bool = False
+    zone: str = "UTC"
+
+
+@dataclass(slots=True)
+class _Plan:
+    request: ReserveRequest
+    static: list[Denial]
+    dyn: list[_Dyn]
+    zones: tuple[str, ...]
+    windows: list[WindowRule]
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Gate:
+    """Decide, reserve, commit and release contact attempts under the configured packs."""
+
+    def __init__(self, packs: Sequence[Pack], ledger: Ledger, key_prefix: str = "ce:",
+                 lock_ttl_s: int = 900) -> None:
+        self.packs = tuple(p for p in packs if p.enabled)
+        self.ledger = ledger
+        self.keys = GateKeys(key_prefix)
+        self.lock_ttl_s = lock_ttl_s
+        self.policy_versions = {p.pack: p.version for p in self.packs}
+        self._needs_reach = any(isinstance(r, ThirdPartyRule) and r.debtor_unreachable
+                                for p in self.packs for r in p.rules)
+
+    @classmethod
+    async def create(cls, settings: GateSettings, *, redis: aioredis.Redis | None = None,
+                     key_prefix: str = "ce:", packs: Sequence[str] | None = None) -> Gate:
+        """Load the packs (an invalid pack raises PolicyError) and pick the ledger."""
+        loaded = load_packs(list(packs or settings.policies), settings.policy_dir)
+        ledger: Ledger = RedisLedger(redis) if redis is not None else MemoryLedger()
+        return cls(loaded, ledger, key_prefix)
+
+    # -- planning -------------------------------------------------------------------
+    def _applies(self, pack: Pack, rule: Any, req: AttemptRequest, party: Party) -> bool:
+        if req.channel not in rule.channels or req.mode not in rule.modes:
+            return False
+        consumer = party.role in pack.consumer_roles
+        return rule.roles == "any" or (rule.roles == "consumer") == consumer
+
+    def _plan(self, account: Account, req: AttemptRequest, now: datetime, *,
+              dry_run: bool, reservation_id: str | None) -> _Plan:
+        k = self.keys
+        acct = account.id
+        party = next((p for p in account.parties if p.id == req.party_id), None)
+        static: list[Denial] = []
+        dyn: list[_Dyn] = []
+        flags: list[str] = []
+        groups: list[Group] = []
+        windows: list[WindowRule] = []
+        if party is None:
+            static.append(Denial("GATE-UNKNOWN-PARTY", f"party {req.party_id!r} is not on the account",
+                                 permanent=True))
+            return _Plan(ReserveRequest(now=int(now.timestamp()), dry_run=True), static, dyn, (), windows)
+        zones, primary = candidate_zones(account.address, req.contact_point)
+        if not zones or primary is None:
+            static.append(Denial("TZ-UNKNOWN", "no time zone can be derived for this contact",
+                                 permanent=True))
+            return _Plan(ReserveRequest(now=int(now.timestamp()), dry_run=True), static, dyn, (), windows)
+        today = local_day(now, primary)
+        cp = next((c for c in party.contact_points if c.value == req.contact_point), None)
+        applicable: list[str] = []
+        is_debtor = party.role is Role.DEBTOR
+        for pack in self.packs:
+            for rule in pack.rules:
+                if not self._applies(pack, rule, req, party):
+                    continue
+                applicable.append(rule.id)
+                if isinstance(rule, WindowRule):
+                    windows.append(rule)
+                    why = window_holds(rule, now, zones)
+                    if why:
+                        static.append(Denial(rule.id, why, until=next_window_open(rule, zones, now)))
+                elif isinstance(rule, HoldRule):
+                    held = sorted(h.value for h in account.holds if h in rule.holds)
+                    if held:
+                        static.append(Denial(rule.id, f"{rule.reason} (hold: {', '.join(held)})",
+                                             permanent=True))
+                    for h in rule.holds:
+                        dyn.append(_Dyn(rule.id, f"{rule.reason} (hold: {h.value})", "flag",
+                                        len(flags), permanent=True))
+                        flags.append(k.flag(acct, f"hold:{h.value}"))
+                elif isinstance(rule, OptOutRule):
+                    if req.channel in party.opt_outs or (cp is not None and req.channel in cp.opt_outs):
+                        static.append(Denial(rule.id, f"{rule.reason} ({req.channel.value})",
+                                             permanent=True))
+                    dyn.append(_Dyn(rule.id, f"{rule.reason} ({req.channel.value})", "flag",
+                                    len(flags), permanent=True))
+                    flags.append(k.flag(acct, f"opt:{party.id}:{req.channel.value}"))
+                elif isinstance(rule, PartyRule):
+                    if self._party_denies(rule, party, cp):
+                        static.append(Denial(rule.id, rule.reason, permanent=True))
+                elif isinstance(rule, ConsentRule):
+                    if not self._consented(rule, party, cp, req, now):
+                        static.append(Denial(rule.id, rule.reason, permanent=True))
+                elif isinstance(rule, StopRule):
+                    target = party.id if rule.scope == "party" else req.contact_point
+                    dyn.append(_Dyn(rule.id, rule.reason, "flag", len(flags), permanent=True))
+                    flags.append(k.flag(acct, f"stop:{rule.id}:{target}"))
+                elif isinstance(rule, CooldownRule):
+                    target = party.id if rule.key == "party" else acct
+                    dyn.append(_Dyn(rule.id, rule.reason, "flag", len(flags)))
+                    flags.append(k.flag(acct, f"cool:{rule.id}:{target}"))
+                elif isinstance(rule, CapRule):
+                    target = {"account": acct, "party": party.id,
+                              "contact_point": req.contact_point}[rule.key]
+                    if rule.window.type == "ever":
+                        days: tuple[date, ...] = ()
+                        bucket_keys: tuple[str, ...] = (k.count(acct, rule.id, target, "ever"),)
+                        ttl = 0
+                    else:
+                        n = rule.window.days if rule.window.type == "rolling_days" else 1
+                        days = tuple(today - timedelta(days=i) for i in range(n - 1, -1, -1))
+                        bucket_keys = tuple(k.count(acct, rule.id, target, day_int(d)) for d in days)
+                        ttl = (n + 2) * DAY_S
+                    incr = bucket_keys[-1] if rule.counts.at_reserve else None
+                    dyn.append(_Dyn(rule.id, rule.reason, "group", len(groups), days=days,
+                                    limit=rule.limit, permanent=rule.window.type == "ever",
+                                    zone=primary))
+                    groups.append(Group(bucket_keys, rule.limit, "lt", incr, ttl))
+                elif isinstance(rule, ThirdPartyRule) and not is_debtor:
+                    if rule.designated_only and not party.designated_by_debtor:
+                        static.append(Denial(rule.id, f"{rule.reason} (not designated by the debtor)",
+                                             permanent=True))
+                    if rule.debtor_unreachable:
+                        u = rule.debtor_unreachable
+                        days = tuple(today - timedelta(days=i) for i in range(u.days - 1, -1, -1))
+                        dyn.append(_Dyn(rule.id, f"{rule.reason} (debtor not unreachable)", "group",
+                                        len(groups), permanent=True))
+                        groups.append(Group(tuple(k.reach(acct, "u", day_int(d)) for d in days),
+                                            u.min_unanswered, "ge"))
+                        dyn.append(_Dyn(rule.id, f"{rule.reason} (debtor answered recently)",
+                                        "group", len(groups), permanent=True))
+                        groups.append(Group(tuple(k.reach(acct, "c", day_int(d)) for d in days),
+                                            1, "lt"))
+        lock = k.inflight(acct) if req.channel is Channel.VOICE else None
+        payload = {
+            "a": acct, "p": party.id, "cp": req.contact_point, "ch": req.channel.value,
+            "m": req.mode.value, "pz": primary, "z": list(zones), "t": int(now.timestamp()),
+            "debtor": is_debtor, "rules": applicable,
+            "inc": [g.incr for g in groups if g.incr], "lk": lock,
+        }
+        rkey = k.reservation(acct, reservation_id) if reservation_id else None
+        rr = ReserveRequest(
+            now=int(now.timestamp()), flags=tuple(flags), groups=tuple(groups), lock=lock,
+            lock_ttl_s=self.lock_ttl_s, reservation_key=rkey,
+            payload=json.dumps(payload, separators=(",", ":")), dry_run=dry_run or bool(static),
+        )
+        return _Plan(rr, static, dyn, zones, windows, payload)
+
+    @staticmethod
+    def _party_denies(rule: PartyRule, party: Party, cp: ContactPoint | None) -> bool:
+        if rule.deny_if == "sensitive":
+            return party.sensitive
+        if rule.deny_if == "represented_by_attorney":
+            return party.represented_by_attorney
+        return cp is not None and cp.employer_provided
+
+    @staticmethod
+    def _consented(rule: ConsentRule, party: Party, cp: ContactPoint | None,
+                   req: AttemptRequest, now: datetime) -> bool:
+        if not req.contact_point.startswith("+"):
+            return True
+        line = cp.line_type if cp is not None and cp.line_type is not LineType.UNKNOWN \
+            else phone_line_type(req.contact_point)
+        if line.value not in rule.line_types:
+            return True
+        return any(c.kind.value == rule.requires and c.given_at <= now for c in party.consents)
+
+    # -- explaining -----------------------------------------------------------------
+    async def _explain(self, plan: _Plan, failed_flags: Sequence[int], failed_groups: Sequence[int],
+                       lock_held: bool, now: datetime) -> list[Denial]:
+        req = plan.request
+        denials = list(plan.static)
+        by_flag = {d.index: d for d in plan.dyn if d.kind == "flag"}
+        by_group = {d.index: d for d in plan.dyn if d.kind == "group"}
+        fkeys = [req.flags[i] for i in failed_flags]
+        gdyn = [by_group[i] for i in failed_groups]
+        gkeys = [key for d in gdyn for key in req.groups[d.index].keys]
+        values = await self.ledger.get_many(fkeys + gkeys)
+        for i, v in zip(failed_flags, values[: len(fkeys)], strict=True):
+            d = by_flag[i]
+            if d.permanent or v in (None, "p"):
+                denials.append(Denial(d.rule, d.reason, permanent=True))
+            else:
+                until = datetime.fromtimestamp(float(v), UTC)
+                denials.append(Denial(d.rule, f"{d.reason} (until {until.isoformat()})", until=until))
+        pos = len(fkeys)
+        for d in gdyn:
+            n = len(req.groups[d.index].keys)
+            counts = [int(x or 0) for x in values[pos:pos + n]]
+            pos += n
+            if d.permanent or not d.days:
+                denials.append(Denial(d.rule, d.reason, permanent=True))
+                continue
+            total = sum(counts)
+            lapse_day = None
+            for shift in range(1, len(counts) + 1):
+                if sum(counts[shift:]) < d.limit:
+                    lapse_day = d.days[-1] + timedelta(days=shift)
+                    break
+            lapse = local_midnight(lapse_day, d.zone) if lapse_day else None
+            denials.append(Denial(d.rule, f"{d.reason} ({total} of {d.limit} used)",
+                                  permanent=lapse is None, until=lapse))
+        if lock_held:
+            denials.append(Denial(INFLIGHT_RULE, "another voice attempt on this account is in flight",
+                                  until=now + timedelta(seconds=60)))
+        return denials
+
+    def _next_allowed(self, denials: Sequence[Denial], plan: _Plan, now: datetime) -> datetime | None:
+        if any(d.permanent or d.until is None for d in denials):
+            return None
+        t = max(d.until for d in denials if d.until is not None)
+        for _ in range(20):
+            moved = False
+            for w in plan.windows:
+                nxt = next_window_open(w, plan.zones, t)
+                if nxt is None:
+                    return None
+                if nxt > t:
+                    t = nxt
+                    moved = True
+            if not moved:
+                return t
+        return t
+
+    # -- public API -----------------------------------------------------------------
+    async def decide(self, account: Account, request: AttemptRequest, now: datetime) -> Decision:
+        """Evaluate without reserving anything (dry run)."""
+        return (await self._run([(account, request)], now, dry_run=True))[0]
+
+    async def reserve(self, account: Account, request: AttemptRequest, now: datetime) -> Decision:
+        """Evaluate and, when allowed, count the attempt atomically; the Decision carries
+        the reservation id to commit or release."""
+        return (await self._run([(account, request)], now, dry_run=False))[0]
+
+    async def reserve_many(self, items: Sequence[tuple[Account, AttemptRequest]],
+                           now: datetime) -> list[Decision]:
+        """Reserve many attempts in one ledger round trip (each atomic on its own)."""
+        return await self._run(items, now, dry_run=False)
+
+    async def _run(self, items: Sequence[tuple[Account, AttemptRequest]], now: datetime, *,
+                   dry_run: bool) -> list[Decision]:
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        plans = [self._plan(a, r, now, dry_run=dry_run, reservation_id=uuid.uuid4().hex)
+                 for a, r in items]
+        results = await self.ledger.reserve_many([p.request for p in plans])
+        out: list[Decision] = []
+        for plan, res in zip(plans, results, strict=True):
+            if res.ok and not plan.static:
+                rid = None if dry_run else plan.request.reservation_key
+                out.append(Decision(True, (), None, dict(self.policy_versions), rid, now))
+                continue
+            denials = await self._explain(plan, res.failed_flags, res.failed_groups,
+                                          res.lock_held, now)
+            out.append(Decision(False, tuple(denials), self._next_allowed(denials, plan, now),
+                                dict(self.policy_versions), None, now))
+        return out
+
+    def _outcome_ops(self, payload: dict[str, Any], outcome: Outcome | None,
+                     at: datetime) -> list[Op]:
+        k = self.keys
+        acct, party, cpv, ch = payload["a"], payload["p"], payload["cp"], payload["ch"]
+        zone = payload["pz"]
+        placed = datetime.fromtimestamp(payload["t"], UTC)
+        pday = local_day(placed, zone)
+        rules = set(payload["rules"])
+        ops: list[Op] = []
+        if payload.get("lk"):
+            ops.append(Op("del", payload["lk"]))
+        if outcome is None:
+            return ops
+        for pack in self.packs:
+            for rule in pack.rules:
+                if rule.id not in rules:
+                    continue
+                if isinstance(rule, CapRule):
+                    target = {"account": acct, "party": party, "contact_point": cpv}[rule.key]
+                    bucket = "ever" if rule.window.type == "ever" else day_int(pday)
+                    key = k.count(acct, rule.id, target, bucket)
+                    n = rule.window.days if rule.window.type == "rolling_days" else 1
+                    ttl = 0 if rule.window.type == "ever" else (n + 2) * DAY_S
+                    if rule.counts.outcomes is not None and outcome in rule.counts.outcomes:
+                        ops.append(Op("incr", key, ttl_s=ttl))
+                    elif rule.counts.all_except and outcome in rule.counts.all_except:
+                        ops.append(Op("decr", key))
+                elif isinstance(rule, StopRule) and outcome in rule.on:
+                    target = party if rule.scope == "party" else cpv
+                    ops.append(Op("set", k.flag(acct, f"stop:{rule.id}:{target}"), "p"))
+                elif isinstance(rule, CooldownRule) and outcome in rule.after:
+                    target = party if rule.key == "party" else acct
+                    # The outcome's date is day 1 in every candidate zone: the block ends
+                    # at the latest local midnight of day ``days + 1``.
+                    lapse = max(local_midnight(local_day(at, z) + timedelta(days=rule.days), z)
+                                for z in payload["z"])
+                    ttl = max(1, int((lapse - at).total_seconds()) + 60)
+                    ops.append(Op("set", k.flag(acct, f"cool:{rule.id}:{target}"),
+                                  str(int(lapse.timestamp())), ttl))
+        if outcome is Outcome.OPT_OUT:
+            ops.append(Op("set", k.flag(acct, f"opt:{party}:{ch}"), "p"))
+        if outcome in OUTCOME_HOLDS:
+            ops.append(Op("set", k.flag(acct, f"hold:{OUTCOME_HOLDS[outcome].value}"), "p"))
+        if self._needs_reach and payload.get("debtor") and ch == Channel.VOICE.value:
+            kind = "u" if outcome in UNANSWERED else "c" if outcome in CONNECTED else None
+            if kind:
+                ops.append(Op("incr", k.reach(acct, kind, day_int(pday)), ttl_s=400 * DAY_S))
+        return ops
+
+    async def commit(self, reservation_id: str, outcome: Outcome | None, at: datetime) -> bool:
+        """Apply the outcome of a reserved attempt; False when already committed/released."""
+        raw = await self._reservation(reservation_id)
+        if raw is None:
+            return False
+        payload = json.loads(raw)
+        return await self.ledger.apply(reservation_id, self._outcome_ops(payload, outcome, at))
+
+    async def release(self, reservation_id: str) -> bool:
+        """Undo a reservation whose contact was never placed (idempotent)."""
+        raw = await self._reservation(reservation_id)
+        if raw is None:
+            return False
+        payload = json.loads(raw)
+        ops = [Op("decr", key) for key in payload["inc"]]
+        if payload.get("lk"):
+            ops.append(Op("del", payload["lk"]))
+        return await self.ledger.apply(reservation_id, ops)
+
+    async def _reservation(self, reservation_id: str) -> str | None:
+        values = await self.ledger.get_many([reservation_id])
+        return values[0]
+
+    async def record(self, account: Account, entry: HistoryEntry) -> None:
+        """Apply an attempt that did not go through ``reserve`` (history replay, inbound
+        events such as a STOP reply): count it and apply its outcome."""
+        req = AttemptRequest(entry.channel, entry.mode, entry.party_id, entry.contact_point,
+                             account_id=account.id)
+        plan = self._plan(account, req, entry.at, dry_run=True, reservation_id=None)
+        if not plan.payload:
+            return
+        plan.payload["lk"] = None
+        ops = [Op("incr", g.incr, ttl_s=g.ttl_s) for g in plan.request.groups if g.incr]
+        ops += self._outcome_ops(plan.payload, entry.outcome, entry.at)
+        if isinstance(self.ledger, MemoryLedger):
+            self.ledger.advance(entry.at.timestamp())
+        await self.ledger.apply(None, ops)
+
+    async def aclose(self) -> None:
+        await self.ledger.aclose()
+
+
+__all__ = ["Gate", "Mode", "local_day", "next_window_open", "window_holds"]

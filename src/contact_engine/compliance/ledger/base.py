@@ -1,0 +1,81 @@
+"""The ledger contract shared by the Redis ledger and its in-memory twin.
+
+Two primitives carry every gate operation:
+
+* :meth:`Ledger.reserve`: check every flag and counter group of one decision and, only if
+  all pass, increment the counters, take the in-flight lock and store the reservation,
+  atomically.
+* :meth:`Ledger.apply`: apply a list of counter and flag operations atomically, guarded by
+  a reservation key that is deleted (so commit and release happen at most once).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Passes when ``sum(keys) < limit`` (op "lt") or ``sum(keys) >= limit`` (op "ge")."""
+
+    keys: tuple[str, ...]
+    limit: int
+    op: str = "lt"
+    incr: str | None = None  # the bucket to increment when the reservation succeeds
+    ttl_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveRequest:
+    now: int  # epoch seconds
+    flags: tuple[str, ...] = ()  # deny while present: "p" or a lapse epoch > now
+    groups: tuple[Group, ...] = ()
+    lock: str | None = None  # deny while present; taken on success
+    lock_ttl_s: int = 900
+    reservation_key: str | None = None
+    payload: str = ""
+    reservation_ttl_s: int = 7 * 86400
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveResult:
+    ok: bool
+    failed_flags: tuple[int, ...] = ()  # indexes into flags
+    failed_groups: tuple[int, ...] = ()  # indexes into groups
+    lock_held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One write: incr / decr (floored at 0) a counter, set / del a flag."""
+
+    kind: str  # "incr" | "decr" | "set" | "del"
+    key: str
+    value: str = ""
+    ttl_s: int = 0
+
+
+@dataclass(slots=True)
+class Snapshot:
+    values: dict[str, str | None] = field(default_factory=dict)
+
+
+class Ledger(ABC):
+    @abstractmethod
+    async def reserve(self, req: ReserveRequest) -> ReserveResult: ...
+
+    async def reserve_many(self, reqs: Sequence[ReserveRequest]) -> list[ReserveResult]:
+        return [await self.reserve(r) for r in reqs]
+
+    @abstractmethod
+    async def apply(self, guard: str | None, ops: Sequence[Op]) -> bool:
+        """Apply ``ops``; with a guard, only if the guard key existed (it is deleted)."""
+
+    @abstractmethod
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional
+        """Release connections."""

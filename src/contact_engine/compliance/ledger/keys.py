@@ -1,0 +1,27 @@
+"""Every Redis key name of the gate. All keys of one account share the hash tag
+``{account}`` so one Lua script can touch them on Redis Cluster too."""
+
+from __future__ import annotations
+
+
+class GateKeys:
+    def __init__(self, prefix: str) -> None:
+        self.p = prefix + "g:"
+
+    def count(self, account: str, rule: str, key: str, day: int | str) -> str:
+        """A counter bucket of ``rule`` for ``key`` on local ``day`` (yyyymmdd or "ever")."""
+        return f"{self.p}{{{account}}}:c:{rule}:{key}:{day}"
+
+    def reach(self, account: str, kind: str, day: int) -> str:
+        """The debtor's unanswered ("u") / connected ("c") voice attempts on ``day``."""
+        return f"{self.p}{{{account}}}:r:{kind}:{day}"
+
+    def flag(self, account: str, name: str) -> str:
+        """A stop, opt-out, hold or cooldown flag ("p" = permanent, else lapse epoch)."""
+        return f"{self.p}{{{account}}}:f:{name}"
+
+    def inflight(self, account: str) -> str:
+        return f"{self.p}{{{account}}}:inflight"
+
+    def reservation(self, account: str, reservation_id: str) -> str:
+        return f"{self.p}{{{account}}}:res:{reservation_id}"
