@@ -74,21 +74,39 @@ async def _log_sink(report: ProviderReport) -> None:
 
 
 async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiComponents:
-    """Stand-alone components: Redis state, the Twilio client, a logging sink.
+    """Stand-alone components: Redis state, the gate for opt-outs, the Twilio client, the
+    recording fetcher, a logging sink.
 
-    The engine replaces this with its own build, which feeds its outcome writer and gate.
+    The engine replaces this with its own build, which feeds its outcome writer.
     """
+    from contact_engine.api.optout import (
+        accounts_for_phone,
+        gate_email_opt_out_recorder,
+        gate_opt_out_recorder,
+    )
     from contact_engine.channels.twilio.client import TwilioApi
     from contact_engine.channels.twilio.state import RedisTwilioState
+    from contact_engine.compliance.gate import Gate
+    from contact_engine.recordings.fetch import RecordingFetcher
+    from contact_engine.store.db import make_engine
     from contact_engine.store.redis import open_redis
+    from contact_engine.store.repositories import AccountRepository
 
     client = await stack.enter_async_context(open_redis(settings))
     state = RedisTwilioState(client, settings.redis_key_prefix)
-    comps = ApiComponents(settings=settings, sink=_log_sink, state=state)
+    engine = make_engine(settings.effective_database_url)
+    stack.push_async_callback(engine.dispose)
+    # The same ledger as the engine's gate (same Redis, same prefix): an opt-out counts at once.
+    gate = await Gate.create(settings.gate, redis=client, key_prefix=settings.redis_key_prefix)
+    stack.push_async_callback(gate.aclose)
+    comps = ApiComponents(
+        settings=settings,
+        sink=_log_sink,
+        state=state,
+        opt_out=gate_opt_out_recorder(gate, accounts_for_phone(engine)),
+        email_opt_out=gate_email_opt_out_recorder(gate, AccountRepository(engine).get),
+    )
     if settings.twilio.configured:
-        from contact_engine.recordings.fetch import RecordingFetcher
-        from contact_engine.store.db import make_engine
-
         api = await TwilioApi.open(settings.twilio)
         stack.push_async_callback(api.aclose)
         comps.voice = TwilioVoiceChannel(api, state)
@@ -99,8 +117,6 @@ async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiCompone
         except ModuleNotFoundError:
             log.error("recordings.store is missing: recordings are reported but not downloaded")
             return comps
-        engine = make_engine(settings.effective_database_url)
-        stack.push_async_callback(engine.dispose)
         fetcher = RecordingFetcher(engine, RecordingStore(settings.effective_recordings_dir), api)
         stack.push_async_callback(fetcher.aclose)
         comps.recordings = fetcher
