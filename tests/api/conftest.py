@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -44,11 +45,12 @@ async def state(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncItera
         yield MemoryTwilioState()
         return
     server = None
+    sock_dir = Path(f"/tmp/ce-{uuid.uuid4().hex[:8]}")
     if request.param == "redis-real":
         assert REDIS_URL
         url = REDIS_URL
     else:
-        server = EmbeddedRedis(Path(f"/tmp/ce-{uuid.uuid4().hex[:8]}"))
+        server = EmbeddedRedis(sock_dir)
         await server.start()
         url = f"unix://{server.socket_path}"
     client = aioredis.Redis.from_url(url, decode_responses=True)
@@ -61,6 +63,7 @@ async def state(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncItera
         await client.aclose()
         if server is not None:
             await server.stop()
+            shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 @dataclass
