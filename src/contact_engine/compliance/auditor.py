@@ -154,13 +154,14 @@ def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: 
     elif isinstance(rule, StopRule):
         for x in earlier:
             same = x.party_id == e.party_id if rule.scope == "party" else x.contact_point == e.contact_point
-            if same and x.outcome in rule.on:
+            if same and x.outcome in rule.on and _in_scope(pack, rule, x, parties[x.party_id].role):
                 report(rule.id, f"contacted after {x.outcome.value} at {x.at.isoformat()}")
                 return
     elif isinstance(rule, CooldownRule):
         for x in earlier:
             same = x.party_id == e.party_id if rule.key == "party" else True
-            if not same or x.outcome not in rule.after:
+            if not same or x.outcome not in rule.after or not _in_scope(
+                    pack, rule, x, parties[x.party_id].role):
                 continue
             xz, _ = candidate_zones(account.address, x.contact_point)
             for z in set(zones) | set(xz):

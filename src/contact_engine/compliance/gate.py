@@ -9,7 +9,6 @@ reported; the strictest wins because any denial denies.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,6 +67,22 @@ CONNECTED = frozenset(set(Outcome) - UNANSWERED - {Outcome.DELIVERED, Outcome.UN
 OUTCOME_HOLDS = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
 INFLIGHT_RULE = "GATE-VOICE-IN-FLIGHT"
 DAY_S = 86400
+
+
+_SEP = "\x1f"  # unit separator: never in ids, numbers, addresses or key names
+
+
+def encode_payload(p: dict[str, Any]) -> str:
+    """The reservation record, compact (it is written on every reservation)."""
+    return _SEP.join((p["a"], p["p"], p["cp"], p["ch"], p["m"], p["role"], p["pz"],
+                      ",".join(p["z"]), str(p["t"]), ",".join(p["inc"]), p["lk"] or ""))
+
+
+def decode_payload(raw: str) -> dict[str, Any]:
+    a, party, cp, ch, m, role, pz, z, t, inc, lk = raw.split(_SEP)
+    return {"a": a, "p": party, "cp": cp, "ch": ch, "m": m, "role": role, "pz": pz,
+            "z": z.split(","), "t": int(t), "inc": inc.split(",") if inc else [],
+            "lk": lk or None}
 
 
 @lru_cache(maxsize=4096)
@@ -142,27 +157,50 @@ def phone_line_type(e164: str) -> LineType:
             PhoneNumberType.VOIP: LineType.VOIP}.get(t, LineType.UNKNOWN)
 
 
-@dataclass(slots=True)
-class _Dyn:
-    """A dynamic check of one rule, with what the ledger needs to evaluate it."""
+@dataclass(frozen=True, slots=True)
+class _FlagSpec:
+    """A flag field (template) and every rule it serves."""
 
+    field: str  # with {party}, {cp}, {ch} placeholders
+    rules: tuple[tuple[str, str, bool], ...]  # (rule id, reason, permanent)
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupSpec:
     rule: str
     reason: str
-    kind: str  # "flag" | "group"
-    index: int  # into the request's flags / groups
-    days: tuple[date, ...] = ()  # group buckets, oldest first (for next_allowed_at)
-    limit: int = 0
-    permanent: bool = False
-    zone: str = "UTC"
+    target: str  # "account" | "party" | "contact_point" | "reach-u" | "reach-c"
+    days: int  # 0: "ever"
+    limit: int
+    op: str
+    at_reserve: bool
+    permanent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """What a (channel, mode, role) attempt is checked against, compiled once."""
+
+    applicable: tuple[str, ...]
+    windows: tuple[WindowRule, ...]
+    holds: tuple[tuple[str, str, frozenset[HoldKind]], ...]
+    optouts: tuple[tuple[str, str], ...]
+    party_rules: tuple[PartyRule, ...]
+    consents: tuple[ConsentRule, ...]
+    third_party: tuple[ThirdPartyRule, ...]
+    flags: tuple[_FlagSpec, ...]
+    groups: tuple[_GroupSpec, ...]
+    max_days: int
 
 
 @dataclass(slots=True)
 class _Plan:
     request: ReserveRequest
     static: list[Denial]
-    dyn: list[_Dyn]
+    template: _Template | None
     zones: tuple[str, ...]
-    windows: list[WindowRule]
+    primary: str
+    days: list[date]  # today first, going back
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -178,6 +216,9 @@ class Gate:
         self.policy_versions = {p.pack: p.version for p in self.packs}
         self._needs_reach = any(isinstance(r, ThirdPartyRule) and r.debtor_unreachable
                                 for p in self.packs for r in p.rules)
+        self._templates: dict[tuple[Channel, Mode, Role], _Template] = {}
+        self._window_cache: dict[tuple[int, tuple[str, ...], int], str | None] = {}
+        self._day_cache: dict[tuple[str, int, int], tuple[list[date], list[int]]] = {}
 
     @classmethod
     async def create(cls, settings: GateSettings, *, redis: aioredis.Redis | None = None,
@@ -188,121 +229,166 @@ class Gate:
         return cls(loaded, ledger, key_prefix)
 
     # -- planning -------------------------------------------------------------------
-    def _applies(self, pack: Pack, rule: Any, req: AttemptRequest, party: Party) -> bool:
-        if req.channel not in rule.channels or req.mode not in rule.modes:
-            return False
-        consumer = party.role in pack.consumer_roles
-        return rule.roles == "any" or (rule.roles == "consumer") == consumer
+    def _template(self, channel: Channel, mode: Mode, role: Role) -> _Template:
+        key = (channel, mode, role)
+        found = self._templates.get(key)
+        if found is not None:
+            return found
+        applicable: list[str] = []
+        windows: list[WindowRule] = []
+        holds: list[tuple[str, str, frozenset[HoldKind]]] = []
+        optouts: list[tuple[str, str]] = []
+        party_rules: list[PartyRule] = []
+        consents: list[ConsentRule] = []
+        third: list[ThirdPartyRule] = []
+        flags: dict[str, list[tuple[str, str, bool]]] = {}
+        groups: list[_GroupSpec] = []
+        for pack in self.packs:
+            consumer = role in pack.consumer_roles
+            for rule in pack.rules:
+                if channel not in rule.channels or mode not in rule.modes:
+                    continue
+                if rule.roles != "any" and (rule.roles == "consumer") != consumer:
+                    continue
+                applicable.append(rule.id)
+                if isinstance(rule, WindowRule):
+                    windows.append(rule)
+                elif isinstance(rule, HoldRule):
+                    holds.append((rule.id, rule.reason, frozenset(rule.holds)))
+                    for h in rule.holds:
+                        flags.setdefault(f"hold:{h.value}", []).append(
+                            (rule.id, f"{rule.reason} (hold: {h.value})", True))
+                elif isinstance(rule, OptOutRule):
+                    optouts.append((rule.id, rule.reason))
+                    flags.setdefault("opt:{party}:{ch}", []).append(
+                        (rule.id, f"{rule.reason} ({channel.value})", True))
+                elif isinstance(rule, PartyRule):
+                    party_rules.append(rule)
+                elif isinstance(rule, ConsentRule):
+                    consents.append(rule)
+                elif isinstance(rule, StopRule):
+                    target = "{party}" if rule.scope == "party" else "{cp}"
+                    flags.setdefault(f"stop:{rule.id}:{target}", []).append(
+                        (rule.id, rule.reason, True))
+                elif isinstance(rule, CooldownRule):
+                    target = "{party}" if rule.key == "party" else "{account}"
+                    flags.setdefault(f"cool:{rule.id}:{target}", []).append(
+                        (rule.id, rule.reason, False))
+                elif isinstance(rule, CapRule):
+                    days = 0 if rule.window.type == "ever" else (
+                        rule.window.days if rule.window.type == "rolling_days" else 1)
+                    groups.append(_GroupSpec(rule.id, rule.reason, rule.key, days, rule.limit,
+                                             "lt", rule.counts.at_reserve, days == 0))
+                elif isinstance(rule, ThirdPartyRule) and role is not Role.DEBTOR:
+                    third.append(rule)
+                    if rule.debtor_unreachable:
+                        u = rule.debtor_unreachable
+                        groups.append(_GroupSpec(rule.id, f"{rule.reason} (debtor not unreachable)",
+                                                 "reach-u", u.days, u.min_unanswered, "ge", False, True))
+                        groups.append(_GroupSpec(rule.id, f"{rule.reason} (debtor answered recently)",
+                                                 "reach-c", u.days, 1, "lt", False, True))
+        tpl = _Template(
+            tuple(applicable), tuple(windows), tuple(holds), tuple(optouts), tuple(party_rules),
+            tuple(consents), tuple(third),
+            tuple(_FlagSpec(f, tuple(r)) for f, r in flags.items()), tuple(groups),
+            max((g.days for g in groups), default=1),
+        )
+        self._templates[key] = tpl
+        return tpl
 
     def _plan(self, account: Account, req: AttemptRequest, now: datetime, *,
               dry_run: bool, reservation_id: str | None) -> _Plan:
         k = self.keys
         acct = account.id
+        epoch = int(now.timestamp())
         party = next((p for p in account.parties if p.id == req.party_id), None)
-        static: list[Denial] = []
-        dyn: list[_Dyn] = []
-        flags: list[str] = []
-        groups: list[Group] = []
-        windows: list[WindowRule] = []
         if party is None:
-            static.append(Denial("GATE-UNKNOWN-PARTY", f"party {req.party_id!r} is not on the account",
-                                 permanent=True))
-            return _Plan(ReserveRequest(now=int(now.timestamp()), dry_run=True), static, dyn, (), windows)
+            return _Plan(ReserveRequest(now=epoch, dry_run=True), [Denial(
+                "GATE-UNKNOWN-PARTY", f"party {req.party_id!r} is not on the account",
+                permanent=True)], None, (), "UTC", [])
         zones, primary = candidate_zones(account.address, req.contact_point)
         if not zones or primary is None:
-            static.append(Denial("TZ-UNKNOWN", "no time zone can be derived for this contact",
-                                 permanent=True))
-            return _Plan(ReserveRequest(now=int(now.timestamp()), dry_run=True), static, dyn, (), windows)
-        today = local_day(now, primary)
-        cp = next((c for c in party.contact_points if c.value == req.contact_point), None)
-        applicable: list[str] = []
-        is_debtor = party.role is Role.DEBTOR
-        for pack in self.packs:
-            for rule in pack.rules:
-                if not self._applies(pack, rule, req, party):
-                    continue
-                applicable.append(rule.id)
-                if isinstance(rule, WindowRule):
-                    windows.append(rule)
-                    why = window_holds(rule, now, zones)
-                    if why:
-                        static.append(Denial(rule.id, why, until=next_window_open(rule, zones, now)))
-                elif isinstance(rule, HoldRule):
-                    held = sorted(h.value for h in account.holds if h in rule.holds)
-                    if held:
-                        static.append(Denial(rule.id, f"{rule.reason} (hold: {', '.join(held)})",
-                                             permanent=True))
-                    for h in rule.holds:
-                        dyn.append(_Dyn(rule.id, f"{rule.reason} (hold: {h.value})", "flag",
-                                        len(flags), permanent=True))
-                        flags.append(k.flag(acct, f"hold:{h.value}"))
-                elif isinstance(rule, OptOutRule):
-                    if req.channel in party.opt_outs or (cp is not None and req.channel in cp.opt_outs):
-                        static.append(Denial(rule.id, f"{rule.reason} ({req.channel.value})",
-                                             permanent=True))
-                    dyn.append(_Dyn(rule.id, f"{rule.reason} ({req.channel.value})", "flag",
-                                    len(flags), permanent=True))
-                    flags.append(k.flag(acct, f"opt:{party.id}:{req.channel.value}"))
-                elif isinstance(rule, PartyRule):
-                    if self._party_denies(rule, party, cp):
-                        static.append(Denial(rule.id, rule.reason, permanent=True))
-                elif isinstance(rule, ConsentRule):
-                    if not self._consented(rule, party, cp, req, now):
-                        static.append(Denial(rule.id, rule.reason, permanent=True))
-                elif isinstance(rule, StopRule):
-                    target = party.id if rule.scope == "party" else req.contact_point
-                    dyn.append(_Dyn(rule.id, rule.reason, "flag", len(flags), permanent=True))
-                    flags.append(k.flag(acct, f"stop:{rule.id}:{target}"))
-                elif isinstance(rule, CooldownRule):
-                    target = party.id if rule.key == "party" else acct
-                    dyn.append(_Dyn(rule.id, rule.reason, "flag", len(flags)))
-                    flags.append(k.flag(acct, f"cool:{rule.id}:{target}"))
-                elif isinstance(rule, CapRule):
-                    target = {"account": acct, "party": party.id,
-                              "contact_point": req.contact_point}[rule.key]
-                    if rule.window.type == "ever":
-                        days: tuple[date, ...] = ()
-                        bucket_keys: tuple[str, ...] = (k.count(acct, rule.id, target, "ever"),)
-                        ttl = 0
-                    else:
-                        n = rule.window.days if rule.window.type == "rolling_days" else 1
-                        days = tuple(today - timedelta(days=i) for i in range(n - 1, -1, -1))
-                        bucket_keys = tuple(k.count(acct, rule.id, target, day_int(d)) for d in days)
-                        ttl = (n + 2) * DAY_S
-                    incr = bucket_keys[-1] if rule.counts.at_reserve else None
-                    dyn.append(_Dyn(rule.id, rule.reason, "group", len(groups), days=days,
-                                    limit=rule.limit, permanent=rule.window.type == "ever",
-                                    zone=primary))
-                    groups.append(Group(bucket_keys, rule.limit, "lt", incr, ttl))
-                elif isinstance(rule, ThirdPartyRule) and not is_debtor:
-                    if rule.designated_only and not party.designated_by_debtor:
-                        static.append(Denial(rule.id, f"{rule.reason} (not designated by the debtor)",
-                                             permanent=True))
-                    if rule.debtor_unreachable:
-                        u = rule.debtor_unreachable
-                        days = tuple(today - timedelta(days=i) for i in range(u.days - 1, -1, -1))
-                        dyn.append(_Dyn(rule.id, f"{rule.reason} (debtor not unreachable)", "group",
-                                        len(groups), permanent=True))
-                        groups.append(Group(tuple(k.reach(acct, "u", day_int(d)) for d in days),
-                                            u.min_unanswered, "ge"))
-                        dyn.append(_Dyn(rule.id, f"{rule.reason} (debtor answered recently)",
-                                        "group", len(groups), permanent=True))
-                        groups.append(Group(tuple(k.reach(acct, "c", day_int(d)) for d in days),
-                                            1, "lt"))
+            return _Plan(ReserveRequest(now=epoch, dry_run=True), [Denial(
+                "TZ-UNKNOWN", "no time zone can be derived for this contact", permanent=True)],
+                None, (), "UTC", [])
+        tpl = self._template(req.channel, req.mode, party.role)
+        static: list[Denial] = []
+        minute = epoch // 60
+        for w in tpl.windows:
+            # Window bounds are whole minutes, so a verdict holds for the whole minute.
+            ck = (id(w), zones, minute)
+            why = self._window_cache.get(ck, "?")
+            if why == "?":
+                if len(self._window_cache) > 50_000:
+                    self._window_cache.clear()
+                why = self._window_cache[ck] = window_holds(w, now, zones)
+            if why:
+                static.append(Denial(w.id, why, until=next_window_open(w, zones, now)))
+        if account.holds:
+            for rule_id, reason, kinds in tpl.holds:
+                held = sorted(h.value for h in account.holds if h in kinds)
+                if held:
+                    static.append(Denial(rule_id, f"{reason} (hold: {', '.join(held)})",
+                                         permanent=True))
+        cp = None
+        if tpl.optouts or tpl.party_rules or tpl.consents:
+            cp = next((c for c in party.contact_points if c.value == req.contact_point), None)
+        if tpl.optouts and (req.channel in party.opt_outs
+                            or (cp is not None and req.channel in cp.opt_outs)):
+            for rule_id, reason in tpl.optouts:
+                static.append(Denial(rule_id, f"{reason} ({req.channel.value})", permanent=True))
+        for pr in tpl.party_rules:
+            if self._party_denies(pr, party, cp):
+                static.append(Denial(pr.id, pr.reason, permanent=True))
+        for cr in tpl.consents:
+            if not self._consented(cr, party, cp, req, now):
+                static.append(Denial(cr.id, cr.reason, permanent=True))
+        for tr in tpl.third_party:
+            if tr.designated_only and not party.designated_by_debtor:
+                static.append(Denial(tr.id, f"{tr.reason} (not designated by the debtor)",
+                                     permanent=True))
+        subst = {"party": party.id, "cp": req.contact_point, "ch": req.channel.value,
+                 "account": acct}
+        flag_fields = tuple(f.field.format_map(subst) if "{" in f.field else f.field
+                            for f in tpl.flags)
+        dk = (primary, minute, tpl.max_days)
+        cached = self._day_cache.get(dk)
+        if cached is None:
+            if len(self._day_cache) > 50_000:
+                self._day_cache.clear()
+            today = local_day(now, primary)
+            d_list = [today - timedelta(days=i) for i in range(tpl.max_days)]
+            cached = self._day_cache[dk] = (d_list, [day_int(d) for d in d_list])
+        days, day_ints = cached
+        groups: list[Group] = []
+        targets = {"account": acct, "party": party.id, "contact_point": req.contact_point}
+        for g in tpl.groups:
+            if g.target.startswith("reach-"):
+                kind = g.target[-1]
+                keys = tuple(k.reach(acct, kind, d) for d in reversed(day_ints[: g.days]))
+                groups.append(Group(keys, g.limit, g.op))
+                continue
+            target = targets[g.target]
+            if g.days == 0:
+                keys = (k.count(acct, g.rule, target, "ever"),)
+                ttl = 0
+            else:
+                keys = tuple(k.count(acct, g.rule, target, d) for d in reversed(day_ints[: g.days]))
+                ttl = (g.days + 2) * DAY_S
+            groups.append(Group(keys, g.limit, g.op, keys[-1] if g.at_reserve else None, ttl))
         lock = k.inflight(acct) if req.channel is Channel.VOICE else None
         payload = {
             "a": acct, "p": party.id, "cp": req.contact_point, "ch": req.channel.value,
-            "m": req.mode.value, "pz": primary, "z": list(zones), "t": int(now.timestamp()),
-            "debtor": is_debtor, "rules": applicable,
-            "inc": [g.incr for g in groups if g.incr], "lk": lock,
+            "m": req.mode.value, "role": party.role.value, "pz": primary, "z": zones,
+            "t": epoch, "inc": [g.incr for g in groups if g.incr], "lk": lock,
         }
         rkey = k.reservation(acct, reservation_id) if reservation_id else None
         rr = ReserveRequest(
-            now=int(now.timestamp()), flags=tuple(flags), groups=tuple(groups), lock=lock,
-            lock_ttl_s=self.lock_ttl_s, reservation_key=rkey,
-            payload=json.dumps(payload, separators=(",", ":")), dry_run=dry_run or bool(static),
+            now=epoch, flags_key=k.flags(acct), flags=flag_fields, groups=tuple(groups),
+            lock=lock, lock_ttl_s=self.lock_ttl_s, reservation_key=rkey,
+            payload=encode_payload(payload), dry_run=dry_run or bool(static),
         )
-        return _Plan(rr, static, dyn, zones, windows, payload)
+        return _Plan(rr, static, tpl, zones, primary, days, payload)
 
     @staticmethod
     def _party_denies(rule: PartyRule, party: Party, cp: ContactPoint | None) -> bool:
@@ -327,36 +413,37 @@ class Gate:
     async def _explain(self, plan: _Plan, failed_flags: Sequence[int], failed_groups: Sequence[int],
                        lock_held: bool, now: datetime) -> list[Denial]:
         req = plan.request
+        tpl = plan.template
         denials = list(plan.static)
-        by_flag = {d.index: d for d in plan.dyn if d.kind == "flag"}
-        by_group = {d.index: d for d in plan.dyn if d.kind == "group"}
-        fkeys = [req.flags[i] for i in failed_flags]
-        gdyn = [by_group[i] for i in failed_groups]
-        gkeys = [key for d in gdyn for key in req.groups[d.index].keys]
-        values = await self.ledger.get_many(fkeys + gkeys)
-        for i, v in zip(failed_flags, values[: len(fkeys)], strict=True):
-            d = by_flag[i]
-            if d.permanent or v in (None, "p"):
-                denials.append(Denial(d.rule, d.reason, permanent=True))
-            else:
-                until = datetime.fromtimestamp(float(v), UTC)
-                denials.append(Denial(d.rule, f"{d.reason} (until {until.isoformat()})", until=until))
-        pos = len(fkeys)
-        for d in gdyn:
-            n = len(req.groups[d.index].keys)
+        if tpl is None:
+            return denials
+        fvalues = await self.ledger.get_fields(req.flags_key, [req.flags[i] for i in failed_flags])
+        gkeys = [key for i in failed_groups for key in req.groups[i].keys]
+        values = await self.ledger.get_many(gkeys)
+        for i, v in zip(failed_flags, fvalues, strict=True):
+            for rule_id, reason, permanent in tpl.flags[i].rules:
+                if permanent or v in (None, "p"):
+                    denials.append(Denial(rule_id, reason, permanent=True))
+                else:
+                    until = datetime.fromtimestamp(float(v), UTC)  # type: ignore[arg-type]
+                    denials.append(Denial(rule_id, f"{reason} (until {until.isoformat()})",
+                                          until=until))
+        pos = 0
+        for i in failed_groups:
+            spec = tpl.groups[i]
+            n = len(req.groups[i].keys)
             counts = [int(x or 0) for x in values[pos:pos + n]]
             pos += n
-            if d.permanent or not d.days:
-                denials.append(Denial(d.rule, d.reason, permanent=True))
+            if spec.permanent:
+                denials.append(Denial(spec.rule, spec.reason, permanent=True))
                 continue
-            total = sum(counts)
             lapse_day = None
-            for shift in range(1, len(counts) + 1):
-                if sum(counts[shift:]) < d.limit:
-                    lapse_day = d.days[-1] + timedelta(days=shift)
+            for shift in range(1, n + 1):
+                if sum(counts[shift:]) < spec.limit:
+                    lapse_day = plan.days[0] + timedelta(days=shift)
                     break
-            lapse = local_midnight(lapse_day, d.zone) if lapse_day else None
-            denials.append(Denial(d.rule, f"{d.reason} ({total} of {d.limit} used)",
+            lapse = local_midnight(lapse_day, plan.primary) if lapse_day else None
+            denials.append(Denial(spec.rule, f"{spec.reason} ({sum(counts)} of {spec.limit} used)",
                                   permanent=lapse is None, until=lapse))
         if lock_held:
             denials.append(Denial(INFLIGHT_RULE, "another voice attempt on this account is in flight",
@@ -369,7 +456,7 @@ class Gate:
         t = max(d.until for d in denials if d.until is not None)
         for _ in range(20):
             moved = False
-            for w in plan.windows:
+            for w in plan.template.windows if plan.template else ():
                 nxt = next_window_open(w, plan.zones, t)
                 if nxt is None:
                     return None
@@ -421,7 +508,8 @@ class Gate:
         zone = payload["pz"]
         placed = datetime.fromtimestamp(payload["t"], UTC)
         pday = local_day(placed, zone)
-        rules = set(payload["rules"])
+        rules = set(self._template(Channel(ch), Mode(payload["m"]), Role(payload["role"])).applicable)
+        fkey = k.flags(acct)
         ops: list[Op] = []
         if payload.get("lk"):
             ops.append(Op("del", payload["lk"]))
@@ -443,21 +531,20 @@ class Gate:
                         ops.append(Op("decr", key))
                 elif isinstance(rule, StopRule) and outcome in rule.on:
                     target = party if rule.scope == "party" else cpv
-                    ops.append(Op("set", k.flag(acct, f"stop:{rule.id}:{target}"), "p"))
+                    ops.append(Op("hset", fkey, "p", field=f"stop:{rule.id}:{target}"))
                 elif isinstance(rule, CooldownRule) and outcome in rule.after:
                     target = party if rule.key == "party" else acct
                     # The outcome's date is day 1 in every candidate zone: the block ends
                     # at the latest local midnight of day ``days + 1``.
                     lapse = max(local_midnight(local_day(at, z) + timedelta(days=rule.days), z)
                                 for z in payload["z"])
-                    ttl = max(1, int((lapse - at).total_seconds()) + 60)
-                    ops.append(Op("set", k.flag(acct, f"cool:{rule.id}:{target}"),
-                                  str(int(lapse.timestamp())), ttl))
+                    ops.append(Op("hset", fkey, str(int(lapse.timestamp())),
+                                  field=f"cool:{rule.id}:{target}"))
         if outcome is Outcome.OPT_OUT:
-            ops.append(Op("set", k.flag(acct, f"opt:{party}:{ch}"), "p"))
+            ops.append(Op("hset", fkey, "p", field=f"opt:{party}:{ch}"))
         if outcome in OUTCOME_HOLDS:
-            ops.append(Op("set", k.flag(acct, f"hold:{OUTCOME_HOLDS[outcome].value}"), "p"))
-        if self._needs_reach and payload.get("debtor") and ch == Channel.VOICE.value:
+            ops.append(Op("hset", fkey, "p", field=f"hold:{OUTCOME_HOLDS[outcome].value}"))
+        if self._needs_reach and payload["role"] == Role.DEBTOR.value and ch == Channel.VOICE.value:
             kind = "u" if outcome in UNANSWERED else "c" if outcome in CONNECTED else None
             if kind:
                 ops.append(Op("incr", k.reach(acct, kind, day_int(pday)), ttl_s=400 * DAY_S))
@@ -468,7 +555,7 @@ class Gate:
         raw = await self._reservation(reservation_id)
         if raw is None:
             return False
-        payload = json.loads(raw)
+        payload = decode_payload(raw)
         return await self.ledger.apply(reservation_id, self._outcome_ops(payload, outcome, at))
 
     async def release(self, reservation_id: str) -> bool:
@@ -476,7 +563,7 @@ class Gate:
         raw = await self._reservation(reservation_id)
         if raw is None:
             return False
-        payload = json.loads(raw)
+        payload = decode_payload(raw)
         ops = [Op("decr", key) for key in payload["inc"]]
         if payload.get("lk"):
             ops.append(Op("del", payload["lk"]))

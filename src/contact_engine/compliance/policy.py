@@ -39,6 +39,7 @@ class _Rule(BaseModel):
     cite: str | None = None
 
 
+@lru_cache(maxsize=1024)
 def _hhmm(value: str) -> int:
     h, _, m = value.partition(":")
     if not (h.isdigit() and m.isdigit() and 0 <= int(h) <= 24 and 0 <= int(m) < 60):

@@ -82,9 +82,25 @@ def address_zones(country: str | None, region: str | None, timezone: str | None)
     return zones if len(zones) == 1 else ()
 
 
-@lru_cache(maxsize=262144)
+_PHONE_ZONE_CACHE: dict[str, tuple[str, ...]] = {}
+
+
 def phone_zones(e164: str) -> tuple[str, ...]:
-    """Zones of a phone number from its prefix; empty when unknown."""
+    """Zones of a phone number from its prefix; empty when unknown.
+
+    Cached by the first 8 digits (country code, area code and exchange): phonenumbers maps
+    zones by prefixes no longer than that, and the gate sees many distinct numbers.
+    """
+    key = e164[:9]
+    found = _PHONE_ZONE_CACHE.get(key)
+    if found is None:
+        found = _phone_zones(e164)
+        if len(_PHONE_ZONE_CACHE) < 100_000:
+            _PHONE_ZONE_CACHE[key] = found
+    return found
+
+
+def _phone_zones(e164: str) -> tuple[str, ...]:
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

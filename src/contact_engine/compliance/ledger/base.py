@@ -30,7 +30,8 @@ class Group:
 @dataclass(frozen=True, slots=True)
 class ReserveRequest:
     now: int  # epoch seconds
-    flags: tuple[str, ...] = ()  # deny while present: "p" or a lapse epoch > now
+    flags_key: str = ""  # the hash holding the flags
+    flags: tuple[str, ...] = ()  # fields that deny while present: "p" or a lapse epoch > now
     groups: tuple[Group, ...] = ()
     lock: str | None = None  # deny while present; taken on success
     lock_ttl_s: int = 900
@@ -50,12 +51,13 @@ class ReserveResult:
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One write: incr / decr (floored at 0) a counter, set / del a flag."""
+    """One write: incr / decr (floored at 0) a counter, set / del a key, hset a flag."""
 
-    kind: str  # "incr" | "decr" | "set" | "del"
+    kind: str  # "incr" | "decr" | "set" | "del" | "hset"
     key: str
     value: str = ""
     ttl_s: int = 0
+    field: str = ""
 
 
 @dataclass(slots=True)
@@ -76,6 +78,9 @@ class Ledger(ABC):
 
     @abstractmethod
     async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
+
+    @abstractmethod
+    async def get_fields(self, key: str, fields: Sequence[str]) -> list[str | None]: ...
 
     async def aclose(self) -> None:  # noqa: B027 - optional
         """Release connections."""

@@ -16,9 +16,10 @@ class GateKeys:
         """The debtor's unanswered ("u") / connected ("c") voice attempts on ``day``."""
         return f"{self.p}{{{account}}}:r:{kind}:{day}"
 
-    def flag(self, account: str, name: str) -> str:
-        """A stop, opt-out, hold or cooldown flag ("p" = permanent, else lapse epoch)."""
-        return f"{self.p}{{{account}}}:f:{name}"
+    def flags(self, account: str) -> str:
+        """The hash of an account's stop, opt-out, hold and cooldown flags; each field is
+        "p" (permanent) or the epoch second at which it lapses."""
+        return f"{self.p}{{{account}}}:flags"
 
     def inflight(self, account: str) -> str:
         return f"{self.p}{{{account}}}:inflight"

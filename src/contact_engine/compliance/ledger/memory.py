@@ -35,8 +35,9 @@ class MemoryLedger(Ledger):
     async def reserve(self, req: ReserveRequest) -> ReserveResult:
         self.now = max(self.now, req.now)
         failed_flags = tuple(
-            i for i, k in enumerate(req.flags)
-            if (v := self._get(k)) is not None and (v == "p" or float(v) > req.now)
+            i for i, f in enumerate(req.flags)
+            if (v := self._get(f"{req.flags_key}\x00{f}")) is not None
+            and (v == "p" or float(v) > req.now)
         )
         failed_groups = []
         for i, g in enumerate(req.groups):
@@ -74,6 +75,8 @@ class MemoryLedger(Ledger):
                 v = self._int(op.key)
                 if v > 0:
                     self._data[op.key] = str(v - 1)
+            elif op.kind == "hset":
+                self._data[f"{op.key}\x00{op.field}"] = op.value
             elif op.kind == "set":
                 self._set(op.key, op.value, op.ttl_s)
             elif op.kind == "del":
@@ -84,8 +87,8 @@ class MemoryLedger(Ledger):
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         return [self._get(k) for k in keys]
 
-    async def get_reservation(self, key: str) -> str | None:
-        return self._get(key)
+    async def get_fields(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        return [self._get(f"{key}\x00{f}") for f in fields]
 
     def advance(self, now: float) -> None:
         self.now = max(self.now, now)

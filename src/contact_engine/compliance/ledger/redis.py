@@ -1,5 +1,9 @@
 """The Redis ledger: one Lua script per operation, so a decision's checks and increments
-are atomic across any number of workers. Never read-then-write from Python."""
+are atomic across any number of workers. Never read-then-write from Python.
+
+Arguments are packed compactly (the flag fields in one string, the counter groups in
+another) because redis-py's per-argument encoding dominates the client's cost.
+"""
 
 from __future__ import annotations
 
@@ -10,53 +14,58 @@ import redis.asyncio as aioredis
 
 from contact_engine.compliance.ledger.base import Ledger, Op, ReserveRequest, ReserveResult
 
-# ARGV: now, dry, nflags, ngroups, lock_ttl, res_ttl, payload, has_lock, has_res,
-#       then per group: op, limit, nkeys, incr(0/1), ttl
-# KEYS: flags..., per group: keys... [incr key], [lock], [reservation]
+# KEYS: flags hash, then per group its bucket keys [+ the bucket to increment],
+#       [lock], [reservation]
+# ARGV: now, dry, lock_ttl (0: no lock), res_ttl (0: no reservation), payload,
+#       flag fields joined by "\n", groups "op,limit,nkeys,incr,ttl;..."
 RESERVE_LUA = """
 local now = tonumber(ARGV[1])
-local dry = ARGV[2] == '1'
-local nf = tonumber(ARGV[3])
-local ng = tonumber(ARGV[4])
-local k = 1
 local failed = {}
-for i = 1, nf do
-  local v = redis.call('GET', KEYS[k])
-  if v and (v == 'p' or tonumber(v) > now) then table.insert(failed, i) end
-  k = k + 1
+local nf = 0
+if ARGV[6] ~= '' then
+  local fields = {}
+  for f in string.gmatch(ARGV[6], '[^\\n]+') do fields[#fields + 1] = f end
+  nf = #fields
+  local vals = redis.call('HMGET', KEYS[1], unpack(fields))
+  for i = 1, nf do
+    local v = vals[i]
+    if v and (v == 'p' or tonumber(v) > now) then failed[#failed + 1] = i end
+  end
 end
-local a = 10
+local k = 2
+local g = 0
 local incs = {}
-for g = 1, ng do
-  local op = ARGV[a]; local limit = tonumber(ARGV[a + 1]); local nk = tonumber(ARGV[a + 2])
-  local hasinc = ARGV[a + 3] == '1'; local ttl = tonumber(ARGV[a + 4])
-  a = a + 5
+for op, limit, nk, inc, ttl in string.gmatch(ARGV[7], '(%a+),(%d+),(%d+),(%d),(%d+)') do
+  g = g + 1
+  nk = tonumber(nk)
   local total = 0
-  for j = 1, nk do
-    local v = redis.call('GET', KEYS[k]); if v then total = total + tonumber(v) end
-    k = k + 1
+  if nk > 0 then
+    local vals = redis.call('MGET', unpack(KEYS, k, k + nk - 1))
+    for _, v in ipairs(vals) do if v then total = total + tonumber(v) end end
+    k = k + nk
   end
+  limit = tonumber(limit)
   if (op == 'lt' and total >= limit) or (op == 'ge' and total < limit) then
-    table.insert(failed, nf + g)
+    failed[#failed + 1] = nf + g
   end
-  if hasinc then table.insert(incs, {KEYS[k], ttl}); k = k + 1 end
+  if inc == '1' then incs[#incs + 1] = {KEYS[k], tonumber(ttl)}; k = k + 1 end
 end
 local lock = nil
-if ARGV[8] == '1' then
+if ARGV[3] ~= '0' then
   lock = KEYS[k]; k = k + 1
-  if redis.call('EXISTS', lock) == 1 then table.insert(failed, nf + ng + 1) end
+  if redis.call('EXISTS', lock) == 1 then failed[#failed + 1] = nf + g + 1 end
 end
-if #failed > 0 or dry then return failed end
+if #failed > 0 or ARGV[2] == '1' then return failed end
 for _, inc in ipairs(incs) do
   local n = redis.call('INCR', inc[1])
   if n == 1 and inc[2] > 0 then redis.call('EXPIRE', inc[1], inc[2]) end
 end
-if lock then redis.call('SET', lock, '1', 'EX', tonumber(ARGV[5])) end
-if ARGV[9] == '1' then redis.call('SET', KEYS[k], ARGV[7], 'EX', tonumber(ARGV[6])) end
+if lock then redis.call('SET', lock, '1', 'EX', tonumber(ARGV[3])) end
+if ARGV[4] ~= '0' then redis.call('SET', KEYS[k], ARGV[5], 'EX', tonumber(ARGV[4])) end
 return failed
 """
 
-# KEYS: [guard], op keys...; ARGV: has_guard, then per op: kind, value, ttl
+# KEYS: [guard], op keys...; ARGV: has_guard, then per op: kind, field, value, ttl
 APPLY_LUA = """
 local k = 1
 if ARGV[1] == '1' then
@@ -65,7 +74,8 @@ if ARGV[1] == '1' then
 end
 local a = 2
 while a <= #ARGV do
-  local kind = ARGV[a]; local val = ARGV[a + 1]; local ttl = tonumber(ARGV[a + 2])
+  local kind = ARGV[a]; local field = ARGV[a + 1]; local val = ARGV[a + 2]
+  local ttl = tonumber(ARGV[a + 3])
   local key = KEYS[k]
   if kind == 'incr' then
     local n = redis.call('INCR', key)
@@ -73,32 +83,36 @@ while a <= #ARGV do
   elseif kind == 'decr' then
     local v = tonumber(redis.call('GET', key) or '0')
     if v > 0 then redis.call('DECR', key) end
+  elseif kind == 'hset' then
+    redis.call('HSET', key, field, val)
   elseif kind == 'set' then
     if ttl > 0 then redis.call('SET', key, val, 'EX', ttl) else redis.call('SET', key, val) end
   elseif kind == 'del' then
     redis.call('DEL', key)
   end
-  a = a + 3; k = k + 1
+  a = a + 4; k = k + 1
 end
 return 1
 """
 
 
 def reserve_args(req: ReserveRequest) -> tuple[list[str], list[Any]]:
-    keys: list[str] = list(req.flags)
-    groups: list[Any] = []
+    keys: list[str] = [req.flags_key or "none"]
+    spec: list[str] = []
     for g in req.groups:
         keys.extend(g.keys)
         if g.incr:
             keys.append(g.incr)
-        groups += [g.op, g.limit, len(g.keys), 1 if g.incr else 0, g.ttl_s]
+        spec.append(f"{g.op},{g.limit},{len(g.keys)},{1 if g.incr else 0},{g.ttl_s}")
     if req.lock:
         keys.append(req.lock)
     if req.reservation_key:
         keys.append(req.reservation_key)
-    args: list[Any] = [req.now, 1 if req.dry_run else 0, len(req.flags), len(req.groups),
-                       req.lock_ttl_s, req.reservation_ttl_s, req.payload,
-                       1 if req.lock else 0, 1 if req.reservation_key else 0, *groups]
+    args: list[Any] = [
+        req.now, 1 if req.dry_run else 0, req.lock_ttl_s if req.lock else 0,
+        req.reservation_ttl_s if req.reservation_key else 0, req.payload,
+        "\n".join(req.flags), ";".join(spec),
+    ]
     return keys, args
 
 
@@ -138,7 +152,7 @@ class RedisLedger(Ledger):
         keys = ([guard] if guard else []) + [op.key for op in ops]
         args: list[Any] = [1 if guard else 0]
         for op in ops:
-            args += [op.kind, op.value, op.ttl_s]
+            args += [op.kind, op.field, op.value, op.ttl_s]
         return bool(await self._apply(keys=keys, args=args))
 
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
@@ -147,3 +161,8 @@ class RedisLedger(Ledger):
         return [v if v is None or isinstance(v, str) else v.decode()
                 for v in await self._r.mget(list(keys))]
 
+    async def get_fields(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        if not fields:
+            return []
+        return [v if v is None or isinstance(v, str) else v.decode()
+                for v in await self._r.hmget(key, list(fields))]
