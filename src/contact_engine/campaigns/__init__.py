@@ -1,0 +1,1 @@
+"""Campaigns as data: the model, the YAML loader and the planner."""
