@@ -1,0 +1,1 @@
+"""Dispatch: delayed queue (sorted set) -> Redis Stream -> consumer-group workers."""

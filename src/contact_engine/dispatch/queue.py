@@ -1,0 +1,147 @@
+"""The delayed queue and the stream the workers consume.
+
+Intents wait in a sorted set scored by ``not_before``; ``promote`` moves due ones into a
+stream atomically (Lua), workers read through a consumer group, claim each intent with
+``SET NX`` before calling a provider, and ``ack`` when done. Entries of a crashed worker
+are taken over with ``XAUTOCLAIM``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from contact_engine.dispatch.keys import DispatchKeys
+from contact_engine.domain import Channel, Intent, Mode
+
+_PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'intent', member)
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due
+"""
+
+
+def encode_intent(intent: Intent) -> str:
+    """Serialise an intent (stable: the same intent gives the same member)."""
+    return json.dumps(
+        {
+            "id": intent.id, "campaign_id": intent.campaign_id, "step_id": intent.step_id,
+            "account_id": intent.account_id, "party_id": intent.party_id,
+            "channel": str(intent.channel), "mode": str(intent.mode),
+            "contact_point": intent.contact_point, "not_before": intent.not_before.isoformat(),
+            "script": intent.script, "language": intent.language,
+            "local_day": intent.local_day.isoformat() if intent.local_day else None,
+            "attempt_no": intent.attempt_no,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def decode_intent(raw: str) -> Intent:
+    """Inverse of ``encode_intent``."""
+    d: dict[str, Any] = json.loads(raw)
+    return Intent(
+        id=d["id"], campaign_id=d["campaign_id"], step_id=d["step_id"], account_id=d["account_id"],
+        party_id=d["party_id"], channel=Channel(d["channel"]), mode=Mode(d["mode"]),
+        contact_point=d["contact_point"], not_before=datetime.fromisoformat(d["not_before"]),
+        script=d["script"], language=d["language"],
+        local_day=date.fromisoformat(d["local_day"]) if d["local_day"] else None,
+        attempt_no=int(d["attempt_no"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One stream entry handed to a worker."""
+
+    entry_id: str
+    intent: Intent
+
+
+class DispatchQueue:
+    """Delayed sorted set + stream + consumer group over one Redis client."""
+
+    def __init__(self, redis: aioredis.Redis, keys: DispatchKeys, *, claim_ttl_s: int = 7 * 86400) -> None:
+        self._r = redis
+        self.keys = keys
+        self._claim_ttl_s = claim_ttl_s
+        self._promote = redis.register_script(_PROMOTE)
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (idempotent)."""
+        try:
+            await self._r.xgroup_create(self.keys.stream, self.keys.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def schedule(self, intents: list[Intent]) -> int:
+        """Add intents to the delayed queue (an intent already waiting is not added twice)."""
+        if not intents:
+            return 0
+        mapping = {encode_intent(i): i.not_before.timestamp() for i in intents}
+        return int(await self._r.zadd(self.keys.delayed, mapping))  # type: ignore[arg-type]
+
+    async def promote(self, now: datetime, limit: int = 1000) -> int:
+        """Move intents due at ``now`` into the stream; returns how many moved."""
+        return int(await self._promote(keys=[self.keys.delayed, self.keys.stream], args=[now.timestamp(), limit]))
+
+    async def waiting(self) -> int:
+        """How many intents wait in the delayed queue."""
+        return int(await self._r.zcard(self.keys.delayed))
+
+    async def read(self, consumer: str, count: int = 100, block_ms: int | None = None) -> list[Delivery]:
+        """New entries for ``consumer`` (blocks up to ``block_ms`` when given)."""
+        resp: Any = await self._r.xreadgroup(
+            self.keys.group, consumer, {self.keys.stream: ">"}, count=count, block=block_ms
+        )
+        out: list[Delivery] = []
+        for _stream, entries in resp or []:
+            for entry_id, fields in entries:
+                out.append(Delivery(entry_id, decode_intent(fields["intent"])))
+        return out
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 100) -> list[Delivery]:
+        """Take over entries idle longer than ``min_idle_ms`` (a crashed worker's).
+
+        XAUTOCLAIM answers ``[next, entries]`` on Redis 6.2 and ``[next, entries, deleted]``
+        on 7.0; only the first two are used. Deleted entries come back as ``None`` and are
+        skipped.
+        """
+        resp = await self._r.execute_command(
+            "XAUTOCLAIM", self.keys.stream, self.keys.group, consumer, min_idle_ms, "0-0", "COUNT", count
+        )
+        entries = resp[1] if resp else []
+        out: list[Delivery] = []
+        for item in entries:
+            if not item or item[1] is None:
+                continue
+            entry_id, flat = item[0], item[1]
+            fields = dict(zip(flat[::2], flat[1::2], strict=True)) if isinstance(flat, list) else flat
+            out.append(Delivery(entry_id, decode_intent(fields["intent"])))
+        return out
+
+    async def claim(self, intent_id: str, owner: str) -> bool:
+        """SET NX of the intent id: True for the one worker that may call the provider."""
+        return bool(await self._r.set(self.keys.claim(intent_id), owner, nx=True, ex=self._claim_ttl_s))
+
+    async def claimed_by(self, intent_id: str) -> str | None:
+        """Who claimed ``intent_id``, if anyone."""
+        value = await self._r.get(self.keys.claim(intent_id))
+        return str(value) if value is not None else None
+
+    async def ack(self, entry_id: str) -> None:
+        """Acknowledge and delete a handled entry."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(self.keys.stream, self.keys.group, entry_id)
+            pipe.xdel(self.keys.stream, entry_id)
+            await pipe.execute()
