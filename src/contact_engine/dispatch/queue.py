@@ -134,6 +134,10 @@ class DispatchQueue:
         """SET NX of the intent id: True for the one worker that may call the provider."""
         return bool(await self._r.set(self.keys.claim(intent_id), owner, nx=True, ex=self._claim_ttl_s))
 
+    async def unclaim(self, intent_id: str) -> None:
+        """Free a claim (the intent was deferred, not sent)."""
+        await self._r.delete(self.keys.claim(intent_id))
+
     async def claimed_by(self, intent_id: str) -> str | None:
         """Who claimed ``intent_id``, if anyone."""
         value = await self._r.get(self.keys.claim(intent_id))

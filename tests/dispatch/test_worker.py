@@ -1,0 +1,97 @@
+"""The dispatcher: claim, gate, provider, audit (real gate, real database and Redis).
+
+The channel adapter here is a stand-in that records what it was asked to send: the
+simulated provider (channels/simulated) had not landed when this test was written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import redis.asyncio as aioredis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendReceipt
+from contact_engine.compliance.gate import Gate
+from contact_engine.config import GateSettings
+from contact_engine.dispatch.keys import DispatchKeys
+from contact_engine.dispatch.queue import DispatchQueue, encode_intent
+from contact_engine.dispatch.worker import Dispatcher, Result
+from contact_engine.domain import (
+    Account,
+    Address,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Intent,
+    Mode,
+    Party,
+    Role,
+)
+from contact_engine.store.repositories import AuditRepository
+from contact_engine.store.tables import attempts, decisions
+
+PHONE = "+8613800138000"
+ACCOUNT = Account(
+    id="A1", due_date=date(2026, 2, 1), balance=Decimal("500"),
+    address=Address(country="CN", region="Shanghai", postal_code="200000"),
+    parties=(Party(id="A1/debtor", role=Role.DEBTOR, contact_points=(
+        ContactPoint(party_id="A1/debtor", kind=ContactKind.PHONE, value=PHONE),)),),
+)
+
+
+class RecordingAdapter(ChannelAdapter):
+    provider = "stand-in"
+    channels = frozenset({Channel.VOICE, Channel.SMS})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contacts: list[OutboundContact] = []
+
+    async def _send(self, contact: OutboundContact) -> SendReceipt:
+        self.contacts.append(contact)
+        return SendReceipt(provider=self.provider, provider_ref=f"ref-{len(self.contacts)}",
+                           accepted_at=datetime.now(UTC))
+
+
+def _intent(i: str, at: datetime) -> Intent:
+    return Intent(id=i, campaign_id="c", step_id="s", account_id="A1", party_id="A1/debtor",
+                  channel=Channel.VOICE, mode=Mode.AUTOMATED, contact_point=PHONE,
+                  not_before=at, script="light_call", local_day=at.date())
+
+
+async def test_send_once_defer_at_night(db: AsyncEngine, redis: aioredis.Redis, redis_prefix: str) -> None:
+    q = DispatchQueue(redis, DispatchKeys(redis_prefix))
+    await q.ensure_group()
+    gate = await Gate.create(GateSettings(policies=["cn-agency-code"]))
+    adapter = RecordingAdapter()
+
+    async def load(account_id: str) -> Account | None:
+        return ACCOUNT if account_id == "A1" else None
+
+    audit = AuditRepository(db)
+    workers = [Dispatcher(name=f"w{n}", queue=q, gate=gate, audit=audit, accounts=load,
+                          adapters={Channel.VOICE: adapter}) for n in (1, 2)]
+    morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    day_intent = _intent("day", morning)
+    await q.schedule([day_intent])
+    await q.promote(morning)
+    got = await q.read("w1")
+    assert (await workers[0].handle(got[0], morning)).result is Result.SENT
+    # the same intent delivered again (a redelivery after a crash) is not sent twice
+    await redis.xadd(q.keys.stream, {"intent": encode_intent(day_intent)})
+    again = await q.read("w2")
+    assert (await workers[1].handle(again[0], morning)).result is Result.DUPLICATE
+    assert len(adapter.contacts) == 1
+
+    night = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    await q.schedule([_intent("night", night)])
+    await q.promote(night)
+    handled = await workers[1].handle((await q.read("w2"))[0], night)
+    assert handled.result is Result.DEFERRED and handled.rules
+    assert await q.waiting() == 1 and len(adapter.contacts) == 1
+    async with db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(decisions)) == 2
+        assert await conn.scalar(select(func.count()).select_from(attempts)) == 1
