@@ -80,7 +80,9 @@ def register_all() -> None:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # that component has no commands (yet)
+            # That component (or its package) has no commands yet; a missing dependency
+            # inside it is a real error and is raised.
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
                 continue
             raise
         module.register(app)
