@@ -592,4 +592,4 @@ class Gate:
         await self.ledger.aclose()
 
 
-__all__ = ["Gate", "Mode", "local_day", "next_window_open", "window_holds"]
+__all__ = ["Gate", "local_day", "next_window_open", "window_holds"]
