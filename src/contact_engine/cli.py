@@ -66,6 +66,8 @@ COMMAND_MODULES = (
     "contact_engine.campaigns.cli",
     "contact_engine.qa.cli",
     "contact_engine.api.cli",
+    "contact_engine.demo.cli",
+    "contact_engine.processes",
 )
 
 _registered = False

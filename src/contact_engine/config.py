@@ -20,6 +20,21 @@ class GateSettings(BaseModel):
     policy_dir: Path | None = None  # None: the packs shipped in the repo's compliance/ folder
     policies: list[str] = Field(default_factory=lambda: ["cn-agency-code", "cn-cba-2026"])
     collector_id: str = "default"
+    #: the packs of each jurisdiction (ISO country of the account) for the campaign engine;
+    #: an account of a country not listed here is never contacted (fail closed)
+    jurisdictions: dict[str, list[str]] = Field(default_factory=lambda: {
+        "CN": ["cn-agency-code", "cn-cba-2026"],
+        "US": ["us-reg-f", "us-tcpa"],
+    })
+
+
+class ScriptSettings(BaseModel):
+    """What scripts say about who is calling."""
+
+    creditor_zh: str = "示例银行"
+    creditor_en: str = "Example Bank"
+    agent_id: str = "A001"
+    callback_number: str = "+86 400 800 0000"
 
 
 class ImportSettings(BaseModel):
@@ -123,6 +138,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     qa: QaSettings = Field(default_factory=QaSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    scripts: ScriptSettings = Field(default_factory=ScriptSettings)
 
     @property
     def effective_database_url(self) -> str:

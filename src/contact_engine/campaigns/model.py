@@ -6,7 +6,7 @@ repeating step fires every ``every_days`` inside ``[dpd_from, dpd_to]`` days pas
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -103,6 +103,22 @@ class Campaign(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("step ids must be unique")
         return self
+
+    def due_dates(self, day: date, steps: tuple[Step, ...] | None = None) -> set[date]:
+        """The due dates for which some step (of ``steps``, default all) fires on ``day``.
+
+        Steps depend on days past due only (conditions are checked per account), so the
+        planner reads just the accounts with one of these due dates.
+        """
+        out: set[date] = set()
+        for step in steps if steps is not None else self.steps:
+            if step.offset_days is not None:
+                out.add(day - timedelta(days=step.offset_days))
+            else:
+                assert step.dpd_from is not None and step.dpd_to is not None and step.every_days
+                for dpd in range(step.dpd_from, step.dpd_to + 1, step.every_days):
+                    out.add(day - timedelta(days=dpd))
+        return out
 
     def handoff_for(self, account: Account, day: date) -> Handoff | None:
         """The hand-off in force for ``account`` on ``day`` (the latest reached), if any."""

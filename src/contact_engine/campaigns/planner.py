@@ -44,12 +44,13 @@ def _audience(step: Step, account: Account) -> Iterator[Party]:
             yield party
 
 
-def plan_account(campaign: Campaign, account: Account, day: date) -> Iterator[Intent]:
-    """The intents ``campaign`` plans for ``account`` on local ``day``."""
+def plan_account(campaign: Campaign, account: Account, day: date,
+                 steps: tuple[Step, ...] | None = None) -> Iterator[Intent]:
+    """The intents ``campaign`` plans for ``account`` on local ``day`` (for ``steps``, default all)."""
     if _stopped(campaign, account) or campaign.handoff_for(account, day) is not None:
         return
     zone = ZoneInfo(campaign.timezone)
-    for step in campaign.steps:
+    for step in steps if steps is not None else campaign.steps:
         if not step.due_on(account, day):
             continue
         for party in _audience(step, account):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -133,6 +133,45 @@ class DispatchQueue:
     async def claim(self, intent_id: str, owner: str) -> bool:
         """SET NX of the intent id: True for the one worker that may call the provider."""
         return bool(await self._r.set(self.keys.claim(intent_id), owner, nx=True, ex=self._claim_ttl_s))
+
+    async def claim_many(self, intent_ids: list[str], owner: str) -> list[bool]:
+        """``claim`` for many intents in one round trip."""
+        if not intent_ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for i in intent_ids:
+                pipe.set(self.keys.claim(i), owner, nx=True, ex=self._claim_ttl_s)
+            return [bool(x) for x in await pipe.execute()]
+
+    async def take_over(self, intent_id: str, owner: str) -> None:
+        """Move a dead worker's claim to ``owner`` (after reconciling with the provider)."""
+        await self._r.set(self.keys.claim(intent_id), owner, ex=self._claim_ttl_s)
+
+    async def unclaim_many(self, intent_ids: list[str]) -> None:
+        if intent_ids:
+            await self._r.delete(*[self.keys.claim(i) for i in intent_ids])
+
+    async def ack_many(self, entry_ids: list[str]) -> None:
+        """Acknowledge and delete many handled entries."""
+        if not entry_ids:
+            return
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(self.keys.stream, self.keys.group, *entry_ids)
+            pipe.xdel(self.keys.stream, *entry_ids)
+            await pipe.execute()
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest waiting intent is due."""
+        first = await self._r.zrange(self.keys.delayed, 0, 0, withscores=True)
+        return datetime.fromtimestamp(float(first[0][1]), UTC) if first else None
+
+    async def pending(self) -> int:
+        """Entries delivered to a worker and not yet acknowledged."""
+        info: Any = await self._r.xpending(self.keys.stream, self.keys.group)
+        return int(info.get("pending", 0)) if isinstance(info, dict) else int(info[0])
+
+    async def stream_length(self) -> int:
+        return int(await self._r.xlen(self.keys.stream))
 
     async def unclaim(self, intent_id: str) -> None:
         """Free a claim (the intent was deferred, not sent)."""

@@ -1,26 +1,36 @@
-"""One dispatch step: claim, ask the gate, call the provider, audit.
+"""The dispatch step: claim, ask the gate, call the provider, audit; in batches.
 
-Order per intent: ``SET NX`` claim of the intent id (a second worker, or a redelivery after
-a crash, stops here: nothing is sent twice), then the gate's ``reserve``; a time-bound
-denial puts the intent back into the delayed queue at ``next_allowed_at`` (and frees the
-claim), a permanent one is dropped with its rule id; an allowed intent is sent through the
-channel adapter. Every decision and attempt is appended through ``AuditRepository``.
+Order per intent: ``SET NX`` claim of the intent id (a second worker, or a redelivery,
+stops here: nothing is sent twice), then the gate's reservation; a time-bound denial puts
+the intent back into the delayed queue at ``next_allowed_at`` (and frees the claim), a
+permanent one is dropped with its rule id; an allowed intent is sent through its channel
+adapter. Decisions, attempts and intent states are appended in one transaction per batch,
+and the stream entries are acknowledged last.
+
+Crash recovery: an entry reclaimed from a dead worker (``reclaimed=True``) whose intent is
+already claimed is reconciled: an attempt already stored means done; an attempt the
+provider took but the audit never saw is stored now (with the dead worker's reservation);
+otherwise the dead worker's reservation is released and the intent is dispatched afresh.
+A reservation taken by a worker killed before it stored the decision is not found by this
+reconciliation; it expires with its TTL (it can only make the gate stricter).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Protocol
 
-from contact_engine.channels.base import ChannelAdapter, OutboundContact
-from contact_engine.compliance.gate import Gate
+from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendReceipt
 from contact_engine.dispatch.queue import Delivery, DispatchQueue
-from contact_engine.domain import Account, AttemptRequest, Channel
-from contact_engine.errors import ProviderError
-from contact_engine.store.repositories import AuditRepository
+from contact_engine.domain import Account, AttemptRequest, Channel, Decision, Intent
+from contact_engine.errors import ErrorCategory, ProviderError, UserError
+from contact_engine.store.repositories import AuditRepository, IntentRepository
 
 
 class Result(StrEnum):
@@ -32,6 +42,7 @@ class Result(StrEnum):
     DUPLICATE = "duplicate"
     FAILED = "failed"
     GONE = "gone"  # the account no longer exists
+    RECONCILED = "reconciled"  # a dead worker's send, found at the provider and stored now
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,70 +51,209 @@ class Handled:
 
     result: Result
     rules: tuple[str, ...] = ()
+    intent: Intent | None = None
 
 
-AccountLoader = Callable[[str], Awaitable[Account | None]]
+class Gates(Protocol):
+    """What the dispatcher needs of the gate (``GateRouter``)."""
+
+    async def reserve_many(self, items: Sequence[tuple[Account, AttemptRequest]], now: datetime) -> list[Decision]: ...
+
+    async def release(self, account: Account, reservation_id: str) -> bool: ...
+
+
+AccountsLoader = Callable[[Sequence[str]], Awaitable[Mapping[str, Account]]]
+Composer = Callable[[Intent, Account, datetime], OutboundContact]
+
+
+def _request(intent: Intent) -> AttemptRequest:
+    return AttemptRequest(channel=intent.channel, mode=intent.mode, party_id=intent.party_id,
+                          contact_point=intent.contact_point, account_id=intent.account_id,
+                          intent_id=intent.id)
+
+
+def basic_contact(intent: Intent, account: Account, _now: datetime) -> OutboundContact:
+    """An OutboundContact without rendering (adapters that need no body)."""
+    party = next((p for p in account.parties if p.id == intent.party_id), None)
+    return OutboundContact(
+        attempt_id=intent.id, account_id=intent.account_id, party_id=intent.party_id,
+        channel=intent.channel, mode=intent.mode, to=intent.contact_point,
+        language=intent.language, script=intent.script,
+        third_party=party is not None and party.role != "debtor",
+    )
 
 
 class Dispatcher:
     """Handles deliveries for one worker."""
 
-    def __init__(self, *, name: str, queue: DispatchQueue, gate: Gate, audit: AuditRepository,
-                 accounts: AccountLoader, adapters: Mapping[Channel, ChannelAdapter]) -> None:
+    def __init__(self, *, name: str, queue: DispatchQueue, gates: Gates, audit: AuditRepository,
+                 accounts: AccountsLoader, adapters: Mapping[Channel, ChannelAdapter],
+                 intents: IntentRepository | None = None, compose: Composer = basic_contact,
+                 concurrency: int = 64) -> None:
         self.name = name
         self._q = queue
-        self._gate = gate
+        self._gates = gates
         self._audit = audit
+        self._intents = intents
         self._accounts = accounts
         self._adapters = adapters
+        self._compose = compose
+        self._sem = asyncio.Semaphore(concurrency)
 
     async def handle(self, delivery: Delivery, now: datetime) -> Handled:
         """Handle one delivery and acknowledge it."""
-        try:
-            return await self._handle(delivery, now)
-        finally:
-            await self._q.ack(delivery.entry_id)
+        return (await self.handle_batch([delivery], now))[0]
 
-    async def _handle(self, delivery: Delivery, now: datetime) -> Handled:
-        intent = delivery.intent
-        if not await self._q.claim(intent.id, self.name):
-            return Handled(Result.DUPLICATE)
-        account = await self._accounts(intent.account_id)
-        if account is None:
-            return Handled(Result.GONE)
-        request = AttemptRequest(channel=intent.channel, mode=intent.mode, party_id=intent.party_id,
-                                 contact_point=intent.contact_point, account_id=intent.account_id,
-                                 intent_id=intent.id)
-        decision = await self._gate.reserve(account, request, now)
-        decision_id = await self._audit.append_decision(request, decision, now)
-        rules = tuple(d.rule for d in decision.denied_by)
-        if not decision.allowed:
-            if not decision.permanent and decision.next_allowed_at is not None:
-                await self._q.unclaim(intent.id)
-                later = dataclasses.replace(intent, not_before=decision.next_allowed_at,
-                                            attempt_no=intent.attempt_no + 1)
-                await self._q.schedule([later])
-                return Handled(Result.DEFERRED, rules)
-            return Handled(Result.DROPPED, rules)
-        assert decision.reservation_id is not None
-        adapter = self._adapters[intent.channel]
-        party = next((p for p in account.parties if p.id == intent.party_id), None)
-        contact = OutboundContact(
-            attempt_id=intent.id, account_id=intent.account_id, party_id=intent.party_id,
-            channel=intent.channel, mode=intent.mode, to=intent.contact_point,
-            language=intent.language, script=intent.script,
-            third_party=party is not None and party.role != "debtor",
-        )
+    async def handle_batch(self, deliveries: Sequence[Delivery], now: datetime, *,
+                           reclaimed: bool = False) -> list[Handled]:
+        """Handle deliveries (in order of their results) and acknowledge them all."""
         try:
-            receipt = await adapter.send(contact)
-        except ProviderError as exc:
-            await self._gate.release(decision.reservation_id)
-            await self._audit.append_attempt(attempt_id=intent.id, request=request, provider=adapter.provider,
-                                             placed_at=now, decision_id=decision_id,
-                                             reservation_id=decision.reservation_id)
-            await self._audit.append_outcome(intent.id, "failed", None, now, detail={"error": str(exc)})
-            return Handled(Result.FAILED)
-        await self._audit.append_attempt(attempt_id=intent.id, request=request, provider=receipt.provider,
-                                         placed_at=now, decision_id=decision_id,
-                                         reservation_id=decision.reservation_id)
-        return Handled(Result.SENT)
+            return await self._handle_batch(deliveries, now, reclaimed)
+        finally:
+            await self._q.ack_many([d.entry_id for d in deliveries])
+
+    async def _handle_batch(self, deliveries: Sequence[Delivery], now: datetime,
+                            reclaimed: bool) -> list[Handled]:
+        out: list[Handled | None] = [None] * len(deliveries)
+        seen: set[str] = set()
+        todo: list[int] = []
+        for i, d in enumerate(deliveries):
+            if d.intent.id in seen:
+                out[i] = Handled(Result.DUPLICATE, intent=d.intent)
+            else:
+                seen.add(d.intent.id)
+                todo.append(i)
+        claimed = await self._q.claim_many([deliveries[i].intent.id for i in todo], self.name)
+        taken = [i for i, ok in zip(todo, claimed, strict=True) if ok]
+        busy = [i for i, ok in zip(todo, claimed, strict=True) if not ok]
+        placed: list[dict[str, Any]] = []
+        if busy and reclaimed:
+            retry, recon = await self._reconcile([deliveries[i].intent for i in busy], now, placed)
+            for i in busy:
+                intent = deliveries[i].intent
+                if intent.id in retry:
+                    taken.append(i)
+                else:
+                    out[i] = Handled(recon.get(intent.id, Result.DUPLICATE), intent=intent)
+        else:
+            for i in busy:
+                out[i] = Handled(Result.DUPLICATE, intent=deliveries[i].intent)
+        taken.sort()
+        intents = [deliveries[i].intent for i in taken]
+        accounts = await self._accounts([x.account_id for x in intents]) if intents else {}
+        live = []
+        for i in taken:
+            intent = deliveries[i].intent
+            if intent.account_id in accounts:
+                live.append(i)
+            else:
+                out[i] = Handled(Result.GONE, intent=intent)
+        items = [(accounts[deliveries[i].intent.account_id], _request(deliveries[i].intent)) for i in live]
+        decisions = await self._gates.reserve_many(items, now) if items else []
+        decided = []
+        later: list[Intent] = []
+        unclaim: list[str] = []
+        sends: list[tuple[int, Account, Decision, str]] = []
+        for i, (account, request), decision in zip(live, items, decisions, strict=True):
+            intent = deliveries[i].intent
+            decision_id = uuid.uuid4().hex
+            decided.append((decision_id, request, decision, now))
+            rules = tuple(d.rule for d in decision.denied_by)
+            if decision.allowed:
+                sends.append((i, account, decision, decision_id))
+            elif not decision.permanent and decision.next_allowed_at is not None:
+                unclaim.append(intent.id)
+                later.append(dataclasses.replace(intent, not_before=decision.next_allowed_at,
+                                                 attempt_no=intent.attempt_no + 1))
+                out[i] = Handled(Result.DEFERRED, rules, intent)
+            else:
+                out[i] = Handled(Result.DROPPED, rules, intent)
+        results = await asyncio.gather(*(self._send(deliveries[i].intent, acct, now) for i, acct, _d, _id in sends))
+        outcomes: list[dict[str, Any]] = []
+        for (i, account, decision, decision_id), (receipt, error) in zip(sends, results, strict=True):
+            intent = deliveries[i].intent
+            assert decision.reservation_id is not None
+            adapter = self._adapters.get(intent.channel)
+            provider = receipt.provider if receipt else (adapter.provider if adapter else "none")
+            if receipt is None and (error is None or not error.accepted):
+                await self._gates.release(account, decision.reservation_id)
+            placed.append({"id": intent.id, "intent_id": intent.id, "decision_id": decision_id,
+                           "reservation_id": decision.reservation_id, "account_id": intent.account_id,
+                           "party_id": intent.party_id, "channel": intent.channel.value,
+                           "mode": intent.mode.value, "contact_point": intent.contact_point,
+                           "provider": provider, "placed_at": now})
+            if receipt is None:
+                outcomes.append({"attempt_id": intent.id, "at": now, "status": "failed", "outcome": "failed",
+                                 "detail": {"error": str(error) if error else "no adapter"}})
+                out[i] = Handled(Result.FAILED, intent=intent)
+            else:
+                outcomes.append({"attempt_id": intent.id, "at": now, "status": "accepted", "outcome": None,
+                                 "provider_ref": receipt.provider_ref})
+                out[i] = Handled(Result.SENT, intent=intent)
+        await self._audit.append_batch(decided=decided, placed=placed, outcomes=outcomes)
+        if later:
+            await self._q.unclaim_many(unclaim)
+            await self._q.schedule(later)
+        handled = [h for h in out if h is not None]
+        if self._intents is not None:
+            await self._intents.set_status_many(
+                [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
+                 for h in handled if h.intent is not None and h.result is not Result.DUPLICATE], now)
+        return handled
+
+    async def _send(self, intent: Intent, account: Account,
+                    now: datetime) -> tuple[SendReceipt | None, ProviderError | None]:
+        adapter = self._adapters.get(intent.channel)
+        if adapter is None:
+            return None, ProviderError(f"no provider for {intent.channel}", category=ErrorCategory.PERMANENT)
+        try:
+            contact = self._compose(intent, account, now)
+        except UserError as exc:
+            return None, ProviderError(str(exc), category=ErrorCategory.PERMANENT)
+        async with self._sem:
+            try:
+                return await adapter.send(contact), None
+            except ProviderError as exc:
+                return None, exc
+
+    async def _reconcile(self, busy: Sequence[Intent], now: datetime,
+                         placed: list[dict[str, Any]]) -> tuple[set[str], dict[str, Result]]:
+        """Intents claimed by a dead worker: which to dispatch again, which are settled."""
+        stored = await self._audit.attempts_by_id([i.id for i in busy])
+        reservations = await self._audit.latest_reservations([i.id for i in busy])
+        retry: set[str] = set()
+        settled: dict[str, Result] = {}
+        accounts: Mapping[str, Account] | None = None
+        for intent in busy:
+            if intent.id in stored:
+                settled[intent.id] = Result.DUPLICATE
+                continue
+            adapter = self._adapters.get(intent.channel)
+            was_sent = getattr(adapter, "was_sent", None)
+            if was_sent is not None and await was_sent(intent.id):
+                placed.append({"id": intent.id, "intent_id": intent.id, "decision_id": None,
+                               "reservation_id": reservations.get(intent.id), "account_id": intent.account_id,
+                               "party_id": intent.party_id, "channel": intent.channel.value,
+                               "mode": intent.mode.value, "contact_point": intent.contact_point,
+                               "provider": adapter.provider if adapter else "none", "placed_at": now})
+                settled[intent.id] = Result.RECONCILED
+                continue
+            if was_sent is None:
+                # The provider cannot be asked: sending again could send twice. Keep it out.
+                settled[intent.id] = Result.DUPLICATE
+                continue
+            rid = reservations.get(intent.id)
+            if rid:
+                if accounts is None:
+                    accounts = await self._accounts([i.account_id for i in busy])
+                if intent.account_id in accounts:
+                    await self._gates.release(accounts[intent.account_id], rid)
+            await self._q.take_over(intent.id, self.name)
+            retry.add(intent.id)
+        return retry, settled
+
+
+_STATUS = {
+    Result.SENT: "sent", Result.DEFERRED: "deferred", Result.DROPPED: "dropped",
+    Result.FAILED: "failed", Result.GONE: "gone", Result.RECONCILED: "sent", Result.DUPLICATE: "sent",
+}

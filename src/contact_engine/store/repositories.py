@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,6 +29,7 @@ from contact_engine.domain import (
     ContactPoint,
     Decision,
     HoldKind,
+    Intent,
     LineType,
     Party,
     Product,
@@ -42,9 +43,13 @@ from contact_engine.store.tables import (
     contact_points,
     decisions,
     events,
+    intents,
     parties,
     payments,
 )
+
+#: Terminal intent states (an intent in any other state still waits somewhere).
+INTENT_DONE = frozenset({"sent", "dropped", "failed", "gone", "stopped"})
 
 
 def _upsert(conn: AsyncConnection, table: Any, index_elements: list[str]) -> Any:
@@ -135,6 +140,20 @@ def _account_from_rows(a: Row, party_rows: Sequence[Row], cp_rows: Sequence[Row]
     )
 
 
+def _decision_row(decision_id: str, request: AttemptRequest, decision: Decision, at: datetime) -> dict[str, Any]:
+    return {
+        "id": decision_id, "at": at, "account_id": request.account_id,
+        "party_id": request.party_id, "intent_id": request.intent_id,
+        "channel": request.channel.value, "mode": request.mode.value,
+        "contact_point": request.contact_point, "allowed": decision.allowed,
+        "denied_by": [{"rule": d.rule, "reason": d.reason, "permanent": d.permanent,
+                       "until": d.until.isoformat() if d.until else None} for d in decision.denied_by],
+        "next_allowed_at": decision.next_allowed_at,
+        "policy_versions": dict(decision.policy_versions),
+        "reservation_id": decision.reservation_id,
+    }
+
+
 class AccountRepository:
     """Accounts with their parties and contact points."""
 
@@ -165,6 +184,103 @@ class AccountRepository:
             for acct in batch:
                 yield acct
             after = ids[-1]
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts among ``ids`` that exist, by id (one round trip per 900 ids)."""
+        out: dict[str, Account] = {}
+        unique = list(dict.fromkeys(ids))
+        async with self._engine.connect() as conn:
+            for start in range(0, len(unique), 900):
+                for acct in await self._load(conn, unique[start:start + 900]):
+                    out[acct.id] = acct
+        return out
+
+    async def iter_due(self, due_dates: Sequence[date], *, statuses: Sequence[AccountStatus] | None = None,
+                       batch_size: int = 900) -> AsyncIterator[Account]:
+        """Stream the accounts whose due date is one of ``due_dates`` (bounded memory)."""
+        if not due_dates:
+            return
+        after: str | None = None
+        while True:
+            async with self._engine.connect() as conn:
+                q = (select(accounts.c.id).where(accounts.c.due_date.in_(sorted(set(due_dates))))
+                     .order_by(accounts.c.id).limit(batch_size))
+                if statuses is not None:
+                    q = q.where(accounts.c.status.in_([s.value for s in statuses]))
+                if after is not None:
+                    q = q.where(accounts.c.id > after)
+                ids = [r[0] for r in await conn.execute(q)]
+                if not ids:
+                    return
+                batch = await self._load(conn, ids)
+            for acct in batch:
+                yield acct
+            after = ids[-1]
+
+    async def apply_effects(self, *, statuses: Mapping[str, AccountStatus] | None = None,
+                            holds: Mapping[str, set[HoldKind]] | None = None,
+                            payments_due: Sequence[tuple[str, Decimal, datetime, str]] = (),
+                            only_if_status: Mapping[str, tuple[AccountStatus, AccountStatus]] | None = None,
+                            ) -> Decimal:
+        """Apply many account changes in one transaction; returns the total amount collected.
+
+        ``statuses``: new status by account; ``only_if_status``: (from, to) changes that
+        apply only while the account is still in ``from`` (a broken promise);
+        ``holds``: holds to add; ``payments_due``: (account, amount, at, source), each
+        lowering the balance (never below zero; at zero the account is paid, a part
+        payment ends a promise).
+        """
+        collected = Decimal("0")
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            if statuses:
+                rows = [{"k": k, "s": v.value, "u": now} for k, v in statuses.items()]
+                await conn.execute(update(accounts).where(accounts.c.id == bindparam("k"))
+                                   .values(status=bindparam("s"), updated_at=bindparam("u")), rows)
+            if only_if_status:
+                for acct_id, (want, new) in only_if_status.items():
+                    await conn.execute(update(accounts).where(accounts.c.id == acct_id,
+                                                              accounts.c.status == want.value)
+                                       .values(status=new.value, updated_at=now))
+            if holds:
+                ids = list(holds)
+                current = {r.id: r.holds for r in await conn.execute(
+                    select(accounts.c.id, accounts.c.holds).where(accounts.c.id.in_(ids)))}
+                hold_rows: list[dict[str, Any]] = [{"k": k, "h": sorted(set(current[k]) | {h.value for h in v}), "u": now}
+                        for k, v in holds.items() if k in current]
+                if hold_rows:
+                    await conn.execute(update(accounts).where(accounts.c.id == bindparam("k"))
+                                       .values(holds=bindparam("h"), updated_at=bindparam("u")), hold_rows)
+            if payments_due:
+                ids = list({p[0] for p in payments_due})
+                state = {r.id: [Decimal(r.balance), r.currency, r.status] for r in await conn.execute(
+                    select(accounts.c.id, accounts.c.balance, accounts.c.currency, accounts.c.status)
+                    .where(accounts.c.id.in_(ids)))}
+                pay_rows = []
+                for acct_id, amount, at, source in payments_due:
+                    if acct_id not in state:
+                        continue
+                    balance, currency, _status = state[acct_id]
+                    paid = min(Decimal(amount), balance)
+                    if paid <= 0:
+                        continue
+                    state[acct_id][0] = balance - paid
+                    collected += paid
+                    pay_rows.append({"account_id": acct_id, "amount": paid, "currency": currency,
+                                     "at": at, "source": source})
+                if pay_rows:
+                    await conn.execute(insert(payments), pay_rows)
+                    bal_rows: list[dict[str, Any]] = []
+                    for acct_id in {r["account_id"] for r in pay_rows}:
+                        balance, _c, status = state[acct_id]
+                        new_status = (AccountStatus.PAID.value if balance <= 0 else
+                                      AccountStatus.ACTIVE.value if status == AccountStatus.PROMISE.value
+                                      else status)
+                        bal_rows.append({"k": acct_id, "b": balance, "s": new_status, "u": now})
+                    await conn.execute(update(accounts).where(accounts.c.id == bindparam("k"))
+                                       .values(balance=bindparam("b"), status=bindparam("s"),
+                                               updated_at=bindparam("u")), bal_rows)
+        return collected
 
     async def _load(self, conn: AsyncConnection, ids: Sequence[str]) -> list[Account]:
         a_rows = (await conn.execute(
@@ -237,6 +353,55 @@ class AccountRepository:
                 await conn.execute(delete(t))
 
 
+class IntentRepository:
+    """Planned intents and where each one ended (``INTENT_DONE``) or waits."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_many(self, planned: Sequence[Intent], at: datetime) -> set[str]:
+        """Store planned intents; an intent stored before is left as it is. Returns the new ids."""
+        if not planned:
+            return set()
+        rows = [{"id": i.id, "campaign_id": i.campaign_id, "step_id": i.step_id,
+                 "account_id": i.account_id, "party_id": i.party_id, "channel": i.channel.value,
+                 "mode": i.mode.value, "contact_point": i.contact_point, "script": i.script,
+                 "language": i.language, "local_day": i.local_day, "not_before": i.not_before,
+                 "status": "planned", "tries": 0, "created_at": at, "updated_at": at} for i in planned]
+        async with self._engine.begin() as conn:
+            ids = [r["id"] for r in rows]
+            known: set[str] = set()
+            for start in range(0, len(ids), 900):
+                known |= {r[0] for r in await conn.execute(
+                    select(intents.c.id).where(intents.c.id.in_(ids[start:start + 900])))}
+            fresh = [r for r in rows if r["id"] not in known]
+            if fresh:
+                await conn.execute(insert(intents), fresh)
+        return {r["id"] for r in fresh}
+
+    async def set_status_many(self, changes: Sequence[tuple[str, str, str | None]], at: datetime) -> None:
+        """(intent id, status, last rule) for many intents, in one transaction."""
+        if not changes:
+            return
+        rows = [{"k": k, "s": s, "r": r, "u": at} for k, s, r in changes]
+        async with self._engine.begin() as conn:
+            await conn.execute(update(intents).where(intents.c.id == bindparam("k"))
+                               .values(status=bindparam("s"), last_rule=bindparam("r"),
+                                       updated_at=bindparam("u"), tries=intents.c.tries + 1), rows)
+
+    async def counts(self) -> dict[str, int]:
+        """How many intents are in each status."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(intents.c.status, func.count()).group_by(intents.c.status))
+            return {r[0]: int(r[1]) for r in rows}
+
+    async def open_ids(self) -> list[str]:
+        """Intents not in a terminal state."""
+        async with self._engine.connect() as conn:
+            q = select(intents.c.id).where(intents.c.status.not_in(sorted(INTENT_DONE)))
+            return [r[0] for r in await conn.execute(q)]
+
+
 class AuditRepository:
     """The append-only audit trail: decisions, attempts, outcomes and events."""
 
@@ -253,17 +418,7 @@ class AuditRepository:
                               at: datetime, decision_id: str | None = None) -> str:
         decision_id = decision_id or uuid.uuid4().hex
         async with self._engine.begin() as conn:
-            await conn.execute(insert(decisions).values(
-                id=decision_id, at=at, account_id=request.account_id,
-                party_id=request.party_id, intent_id=request.intent_id,
-                channel=request.channel.value, mode=request.mode.value,
-                contact_point=request.contact_point, allowed=decision.allowed,
-                denied_by=[{"rule": d.rule, "reason": d.reason, "permanent": d.permanent,
-                            "until": d.until.isoformat() if d.until else None}
-                           for d in decision.denied_by],
-                next_allowed_at=decision.next_allowed_at,
-                policy_versions=dict(decision.policy_versions),
-                reservation_id=decision.reservation_id))
+            await conn.execute(insert(decisions).values(**_decision_row(decision_id, request, decision, at)))
         return decision_id
 
     async def append_attempt(self, *, attempt_id: str, request: AttemptRequest, provider: str,
@@ -285,6 +440,48 @@ class AuditRepository:
             await conn.execute(insert(attempt_outcomes).values(
                 attempt_id=attempt_id, at=at, status=status, outcome=outcome,
                 provider_ref=provider_ref, duration_s=duration_s, detail=dict(detail or {})))
+
+    async def append_batch(self, *, decided: Sequence[tuple[str, AttemptRequest, Decision, datetime]] = (),
+                           placed: Sequence[dict[str, Any]] = (),
+                           outcomes: Sequence[dict[str, Any]] = ()) -> None:
+        """Append many decisions (id, request, decision, at), attempts and outcomes in one transaction.
+
+        ``placed`` rows carry the ``attempts`` columns; ``outcomes`` rows the
+        ``attempt_outcomes`` columns.
+        """
+        if not (decided or placed or outcomes):
+            return
+        async with self._engine.begin() as conn:
+            if decided:
+                await conn.execute(insert(decisions), [_decision_row(i, r, d, at) for i, r, d, at in decided])
+            if placed:
+                await conn.execute(insert(attempts), list(placed))
+            if outcomes:
+                await conn.execute(insert(attempt_outcomes),
+                                   [{"provider_ref": None, "duration_s": None, "detail": {}, **o}
+                                    for o in outcomes])
+
+    async def attempts_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored attempts among ``ids``."""
+        out: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(ids))
+        async with self._engine.connect() as conn:
+            for start in range(0, len(unique), 900):
+                q = select(attempts).where(attempts.c.id.in_(unique[start:start + 900]))
+                for r in (await conn.execute(q)).mappings():
+                    out[r["id"]] = dict(r)
+        return out
+
+    async def latest_reservations(self, intent_ids: Sequence[str]) -> dict[str, str]:
+        """The reservation of the newest allowed decision of each intent (crash recovery)."""
+        out: dict[str, str] = {}
+        async with self._engine.connect() as conn:
+            q = (select(decisions.c.intent_id, decisions.c.reservation_id)
+                 .where(decisions.c.intent_id.in_(list(intent_ids)), decisions.c.allowed.is_(True))
+                 .order_by(decisions.c.at))
+            for r in await conn.execute(q):
+                out[r.intent_id] = r.reservation_id
+        return out
 
     async def decisions_for(self, account_id: str, day: date,
                             tz: str = "UTC") -> list[dict[str, Any]]:

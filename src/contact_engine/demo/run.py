@@ -1,0 +1,106 @@
+"""``contact-engine demo``: the whole engine for a simulated month, on embedded defaults.
+
+A fresh data folder (SQLite and the embedded Redis inside it) receives a generated
+portfolio; the default campaign runs over ``days`` simulated days on the simulated
+provider (calls, texts, emails, recordings with synthetic speech); the independent
+auditor then re-checks every placed attempt against the packs. The result is the report
+dict of CONTRACTS.md (``demo``) plus per-day series for the charts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from contact_engine.campaigns.model import DEFAULT_CAMPAIGN, Campaign
+from contact_engine.campaigns.store import CampaignStore
+from contact_engine.clock import SimulatedClock
+from contact_engine.config import Settings, load_settings
+from contact_engine.demo.portfolio import generate
+from contact_engine.engine import Engine
+from contact_engine.simulation import run_days
+from contact_engine.store.tables import recordings
+
+#: A Monday; the US moves to daylight time during the month (2026-03-08).
+DEFAULT_START = date(2026, 3, 2)
+
+Progress = Callable[[str, int, int], None]
+
+
+def demo_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a demo run: everything inside ``data_dir`` (wiped first)."""
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    return load_settings(data_dir=data_dir, database_url=None, redis_url=None,
+                         recordings_dir=data_dir / "recordings", **overrides)
+
+
+async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_dir: Path,
+                   start: date = DEFAULT_START, audio: bool = True,
+                   progress: Progress | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Run the demo and return its report (see CONTRACTS.md)."""
+    t0 = time.perf_counter()
+    settings = settings or demo_settings(data_dir)
+    clock = SimulatedClock(datetime.combine(start, datetime.min.time(), ZoneInfo("Asia/Shanghai")))
+    portfolio = list(generate(accounts, start, seed))
+    async with Engine.open(settings, clock=clock, simulate=True, seed=seed, audio=audio, adapters={}) as engine:
+        for i in range(0, len(portfolio), 2000):
+            await engine.accounts.upsert_many(portfolio[i:i + 2000])
+            if progress:
+                progress("import", min(i + 2000, len(portfolio)), len(portfolio))
+        store = CampaignStore(engine.db)
+        campaign: Campaign = await store.save(DEFAULT_CAMPAIGN.read_text(encoding="utf-8"), actor="demo",
+                                              at=clock.now(), source=str(DEFAULT_CAMPAIGN.name))
+
+        def tick(n: int, _day: date) -> None:
+            if progress:
+                progress("days", n + 1, days)
+
+        result = await run_days(engine, [campaign], start, days, on_day=tick)
+        if progress:
+            progress("audit", 0, 1)
+        violations = await engine.run_audit({a.id: a for a in portfolio})
+        if progress:
+            progress("audit", 1, 1)
+        async with engine.db.connect() as conn:
+            stored_recordings = int(await conn.scalar(
+                select(func.count()).select_from(recordings).where(recordings.c.status == "stored")) or 0)
+        intents = await engine.intents.counts()
+        s = engine.stats
+    wall = time.perf_counter() - t0
+    attempts = {ch: s.attempts.get(ch, 0) for ch in ("sms", "voice", "email")}
+    total = sum(attempts.values())
+    return {
+        "accounts": accounts, "days": days, "seed": seed, "start": start.isoformat(),
+        "attempts": attempts,
+        "outcomes": dict(sorted(s.outcomes.items())),
+        "denied": dict(sorted(s.denied.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "violations": len(violations),
+        "violations_detail": [{"rule": v.rule, "account": v.account_id, "at": v.at.astimezone(UTC).isoformat(),
+                               "detail": v.detail} for v in violations[:20]],
+        "recordings": stored_recordings,
+        "recordings_failed": s.recordings_failed,
+        "qa": {"transcribed": 0, "flagged": 0, "seeded_rule_breaks": s.rule_breaks_seeded},
+        "collected_amount": f"{s.collected:.2f}",
+        "handoffs": dict(s.handoffs),
+        "intents": intents,
+        "waiting_at_end": result.waiting_at_end,
+        "series": {
+            "days": result.series.days,
+            "attempts_by_day": result.series.attempts,
+            "outcomes_by_channel": {ch: dict(c) for ch, c in sorted(s.outcomes_by_channel.items())},
+            "denied_by_day": result.series.denied,
+            "collected_by_day": result.series.collected,
+        },
+        "timing": {"wall_s": round(wall, 2), "simulation_s": round(result.wall_s, 2),
+                   "attempts_per_s": round(total / result.wall_s, 1) if result.wall_s else 0.0},
+        "data_dir": str(data_dir),
+    }

@@ -1,0 +1,391 @@
+"""The composition root: one object wiring store, Redis, gates, queue, providers and audit.
+
+``Engine.open`` builds everything from ``Settings`` (embedded defaults: SQLite and the
+embedded Redis); the ``worker``, ``scheduler``, ``serve`` and ``demo`` commands and the
+tests all run through it. The engine:
+
+* plans a campaign's due steps into intents (``plan``): only accounts whose due date
+  makes a step due are read, intents are stored (status ``planned``) and queued;
+* hands queued intents to a :class:`~contact_engine.dispatch.worker.Dispatcher`;
+* takes provider reports (``handle_reports``): stores each outcome, commits it to the gate
+  (conversations start cooldowns, refusals stop rules ...), applies its effects on the
+  account (promise, payment, dispute and cease holds) and stores call recordings;
+* moves accounts to the collector or legal queue at their hand-off (``apply_handoffs``).
+
+Channels without a configured provider run on the simulated provider when
+``simulate=True`` (the default without credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contact_engine.campaigns.model import Campaign, Step
+from contact_engine.campaigns.planner import plan_account
+from contact_engine.channels.base import ChannelAdapter, OutboundContact, ProviderReport
+from contact_engine.channels.simulated import (
+    MemoryNetworkState,
+    OutcomeModel,
+    RedisNetworkState,
+    SimulatedChannel,
+    SimulatedNetwork,
+)
+from contact_engine.channels.simulated.network import report_of
+from contact_engine.clock import Clock, SystemClock
+from contact_engine.compliance.auditor import Violation, audit
+from contact_engine.compliance.router import GateRouter, jurisdiction_of
+from contact_engine.config import Settings
+from contact_engine.dispatch.keys import DispatchKeys
+from contact_engine.dispatch.queue import DispatchQueue
+from contact_engine.dispatch.worker import Dispatcher
+from contact_engine.domain import (
+    Account,
+    AccountStatus,
+    Channel,
+    HistoryEntry,
+    HoldKind,
+    Intent,
+    Mode,
+    Outcome,
+    Role,
+)
+from contact_engine.recordings.store import RecordingStore
+from contact_engine.scripts import render
+from contact_engine.store.db import open_database
+from contact_engine.store.redis import open_redis
+from contact_engine.store.repositories import AccountRepository, AuditRepository, IntentRepository
+from contact_engine.store.tables import accounts as accounts_table
+from contact_engine.store.tables import events as events_table
+from contact_engine.store.tables import recordings as recordings_table
+
+log = logging.getLogger(__name__)
+
+_HOLD_OF = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
+
+
+@dataclass
+class EngineStats:
+    """Running totals (what the demo reports)."""
+
+    attempts: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes_by_channel: dict[str, Counter[str]] = field(default_factory=dict)
+    denied: Counter[str] = field(default_factory=Counter)
+    results: Counter[str] = field(default_factory=Counter)
+    recordings: int = 0
+    recordings_failed: int = 0
+    rule_breaks_seeded: int = 0
+    collected: Decimal = Decimal("0")
+    handoffs: Counter[str] = field(default_factory=Counter)
+    planned: int = 0
+
+
+class Engine:
+    """Everything one process of contact-engine needs."""
+
+    def __init__(self, *, settings: Settings, db: AsyncEngine, redis: aioredis.Redis, gates: GateRouter,
+                 queue: DispatchQueue, adapters: Mapping[Channel, ChannelAdapter], clock: Clock,
+                 network: SimulatedNetwork | None, recordings: RecordingStore) -> None:
+        self.settings = settings
+        self.db = db
+        self.redis = redis
+        self.gates = gates
+        self.queue = queue
+        self.adapters = dict(adapters)
+        self.clock = clock
+        self.network = network
+        self.recordings = recordings
+        self.accounts = AccountRepository(db)
+        self.audit = AuditRepository(db)
+        self.intents = IntentRepository(db)
+        self.stats = EngineStats()
+        self._synth: Any = None
+        self._zones: dict[str, ZoneInfo] = {}
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings, *, clock: Clock | None = None, simulate: bool = True,
+                   seed: int = 7, audio: bool = True, shared_network: bool = False,
+                   adapters: Mapping[Channel, ChannelAdapter] | None = None) -> AsyncIterator[Engine]:
+        """Open the store and Redis, build gates and providers; close them on exit.
+
+        Args:
+            simulate: run channels that have no configured provider on the simulator.
+            seed: the simulator's seed.
+            audio: synthesise call audio for simulated recordings.
+            shared_network: keep the simulator's state in Redis (several processes).
+            adapters: adapters to use instead of the configured ones (tests).
+        """
+        clock = clock or SystemClock()
+        async with AsyncExitStack() as stack:
+            db = await stack.enter_async_context(open_database(settings))
+            redis = await stack.enter_async_context(open_redis(settings))
+            prefix = settings.redis_key_prefix
+            gates = await GateRouter.create(settings.gate, redis=redis, key_prefix=prefix)
+            stack.push_async_callback(gates.aclose)
+            queue = DispatchQueue(redis, DispatchKeys(prefix))
+            await queue.ensure_group()
+            chosen: dict[Channel, ChannelAdapter] = dict(adapters or {})
+            if adapters is None:
+                from contact_engine.channels.factory import build_channels
+
+                built = await build_channels(settings, stack)
+                chosen.update(built.adapters)
+            network = None
+            missing = [c for c in (Channel.VOICE, Channel.SMS, Channel.EMAIL) if c not in chosen]
+            if missing and simulate:
+                state = RedisNetworkState(redis, prefix) if shared_network else MemoryNetworkState()
+                network = SimulatedNetwork(OutcomeModel(seed), state, recordings=audio)
+                sim = SimulatedChannel(network, clock.now)
+                for c in missing:
+                    chosen[c] = sim
+            for adapter in {id(a): a for a in chosen.values()}.values():
+                stack.push_async_callback(adapter.aclose)
+            yield cls(settings=settings, db=db, redis=redis, gates=gates, queue=queue, adapters=chosen,
+                      clock=clock, network=network, recordings=RecordingStore(settings.effective_recordings_dir))
+
+    # -- content -----------------------------------------------------------------------
+    def _zone(self, name: str) -> ZoneInfo:
+        z = self._zones.get(name)
+        if z is None:
+            z = self._zones[name] = ZoneInfo(name)
+        return z
+
+    def compose(self, intent: Intent, account: Account, now: datetime) -> OutboundContact:
+        """Render the intent's script for its party (third parties never hear the debt)."""
+        party = next((p for p in account.parties if p.id == intent.party_id), None)
+        third_party = party is None or party.role is not Role.DEBTOR
+        debtor = next((p for p in account.parties if p.role is Role.DEBTOR), None)
+        s = self.settings.scripts
+        zh = intent.language.lower().startswith("zh")
+        tz = account.address.timezone or ("Asia/Shanghai" if account.address.country == "CN" else None)
+        local = now.astimezone(self._zone(tz)) if tz else now
+        variables = {
+            "name": (debtor.name if debtor and debtor.name else ("客户" if zh else "customer")),
+            "creditor": s.creditor_zh if zh else s.creditor_en, "agent": s.agent_id,
+            "amount": f"{account.balance:,.2f}", "currency": "元" if zh and account.currency == "CNY" else account.currency,
+            "due_date": account.due_date.isoformat(), "callback": s.callback_number,
+            "account_tail": account.id[-4:],
+            # read by the simulated provider only
+            "sim_local_hour": str(local.hour), "sim_dpd": str(account.days_past_due(local.date())),
+            "sim_balance": str(account.balance),
+        }
+        rendered = render(intent.script, intent.language, variables, third_party=third_party)
+        return OutboundContact(
+            attempt_id=intent.id, account_id=intent.account_id, party_id=intent.party_id,
+            channel=intent.channel, mode=intent.mode, to=intent.contact_point, language=rendered.language,
+            script=intent.script, body=rendered.body, subject=rendered.subject, third_party=third_party,
+            variables=variables,
+        )
+
+    def dispatcher(self, name: str) -> Dispatcher:
+        """A dispatcher for worker ``name`` (unique per process)."""
+        return Dispatcher(name=name, queue=self.queue, gates=self.gates, audit=self.audit,
+                          accounts=self.accounts.get_many, adapters=self.adapters, intents=self.intents,
+                          compose=self.compose)
+
+    # -- planning ----------------------------------------------------------------------
+    async def plan(self, campaign: Campaign, day: date, steps: tuple[Step, ...] | None = None,
+                   *, batch: int = 2000) -> int:
+        """Plan ``steps`` (default all) of ``campaign`` for local ``day``; returns new intents queued."""
+        statuses = [AccountStatus.ACTIVE]
+        if "promise_pending" not in campaign.stop_when:
+            statuses.append(AccountStatus.PROMISE)
+        now = self.clock.now()
+        queued = 0
+        pending: list[Intent] = []
+
+        async def flush() -> int:
+            fresh = await self.intents.add_many(pending, now)
+            keep = [i for i in pending if i.id in fresh]
+            await self.queue.schedule(keep)
+            pending.clear()
+            return len(keep)
+
+        async for account in self.accounts.iter_due(sorted(campaign.due_dates(day, steps)), statuses=statuses):
+            pending.extend(plan_account(campaign, account, day, steps))
+            if len(pending) >= batch:
+                queued += await flush()
+        if pending:
+            queued += await flush()
+        self.stats.planned += queued
+        return queued
+
+    async def apply_handoffs(self, campaign: Campaign, day: date) -> Counter[str]:
+        """Move accounts past a hand-off to their queue (automated contact stops); audited."""
+        moved: Counter[str] = Counter()
+        status_of = {"collector": AccountStatus.COLLECTOR_QUEUE, "legal": AccountStatus.LEGAL}
+        now = self.clock.now()
+        for h in sorted(campaign.handoffs, key=lambda h: -h.dpd_from):
+            cutoff = day - timedelta(days=h.dpd_from)
+            target = status_of[h.queue]
+            open_states = [AccountStatus.ACTIVE.value, AccountStatus.PROMISE.value]
+            if target is AccountStatus.LEGAL:
+                open_states.append(AccountStatus.COLLECTOR_QUEUE.value)
+            async with self.db.begin() as conn:
+                ids = [r[0] for r in await conn.execute(
+                    select(accounts_table.c.id).where(accounts_table.c.due_date <= cutoff,
+                                                      accounts_table.c.status.in_(open_states)))]
+                if not ids:
+                    continue
+                for start in range(0, len(ids), 900):
+                    chunk = ids[start:start + 900]
+                    await conn.execute(update(accounts_table).where(accounts_table.c.id.in_(chunk))
+                                       .values(status=target.value, updated_at=now))
+                await conn.execute(insert(events_table), [
+                    {"at": now, "kind": f"handoff.{h.queue}", "actor": f"campaign:{campaign.id}",
+                     "account_id": i, "data": {"dpd_from": h.dpd_from, "day": day.isoformat()}} for i in ids])
+            moved[h.queue] += len(ids)
+        self.stats.handoffs.update(moved)
+        return moved
+
+    # -- reports -------------------------------------------------------------------------
+    async def handle_reports(self, reports: Sequence[ProviderReport]) -> None:
+        """Store, commit and apply provider reports (webhooks and the simulator alike)."""
+        if not reports:
+            return
+        stored = await self.audit.attempts_by_id([r.attempt_id for r in reports])
+        accounts = await self.accounts.get_many([a["account_id"] for a in stored.values()])
+        rows: list[dict[str, Any]] = []
+        statuses: dict[str, AccountStatus] = {}
+        holds: dict[str, set[HoldKind]] = {}
+        payments: list[tuple[str, Decimal, datetime, str]] = []
+        commits = []
+        recordings = []
+        for r in reports:
+            attempt = stored.get(r.attempt_id)
+            if attempt is None:
+                log.warning("report for unknown attempt %s (%s) ignored", r.attempt_id, r.provider)
+                continue
+            detail = {k: v for k, v in r.detail.items() if k != "transcript"}
+            rows.append({"attempt_id": r.attempt_id, "at": r.at, "status": r.status,
+                         "outcome": r.outcome.value if r.outcome else None, "provider_ref": r.provider_ref,
+                         "duration_s": r.duration_s, "detail": detail})
+            if not r.final:
+                continue
+            assert r.outcome is not None
+            self.stats.outcomes[r.outcome.value] += 1
+            self.stats.outcomes_by_channel.setdefault(attempt["channel"], Counter())[r.outcome.value] += 1
+            account = accounts.get(attempt["account_id"])
+            if account is None:
+                continue
+            if attempt["reservation_id"]:
+                commits.append((account, attempt["reservation_id"], r.outcome, r.at))
+            acct = account.id
+            if r.outcome is Outcome.PROMISE_TO_PAY:
+                statuses[acct] = AccountStatus.PROMISE
+            elif r.outcome in _HOLD_OF:
+                holds.setdefault(acct, set()).add(_HOLD_OF[r.outcome])
+            if r.detail.get("payment"):
+                payments.append((acct, Decimal(str(r.detail["payment"])), r.at, "call"))
+            if r.detail.get("rule_break"):
+                self.stats.rule_breaks_seeded += 1
+            if r.recording_ref:
+                recordings.append((r, attempt))
+        await self.audit.append_batch(outcomes=rows)
+        for account, rid, outcome, at in commits:
+            await self.gates.commit(account, rid, outcome, at)
+        self.stats.collected += await self.accounts.apply_effects(statuses=statuses, holds=holds,
+                                                                  payments_due=payments)
+        for r, attempt in recordings:
+            await self._store_recording(r, attempt)
+
+    async def _store_recording(self, report: ProviderReport, attempt: Mapping[str, Any]) -> None:
+        """Fetch a simulated recording's audio and store it with its checksum."""
+        transcript = report.detail.get("transcript")
+        if transcript is None:
+            return
+        try:
+            audio = await asyncio.to_thread(self._render_audio, transcript)
+        except Exception as exc:  # synthesis is optional: the call still counts
+            self.stats.recordings_failed += 1
+            log.warning("recording of %s not synthesised: %s", report.attempt_id, exc)
+            return
+        stored = await self.recordings.put(report.attempt_id, audio, ".wav")
+        async with self.db.begin() as conn:
+            await conn.execute(insert(recordings_table).values(
+                id=uuid.uuid4().hex, attempt_id=report.attempt_id, provider=report.provider,
+                provider_ref=report.recording_ref, media_url=None, path=str(stored.path),
+                sha256=stored.sha256, size_bytes=stored.size_bytes, duration_s=report.duration_s,
+                channels=1, status="stored", tries=1, last_error=None, provider_deleted=False,
+                created_at=report.at, stored_at=self.clock.now()))
+        self.stats.recordings += 1
+
+    def _render_audio(self, transcript: Sequence[Mapping[str, str]]) -> bytes:
+        if self._synth is None:
+            from contact_engine.recordings.synth import SpeechSynthesizer
+
+            self._synth = SpeechSynthesizer()
+        from contact_engine.recordings.synth import Utterance
+
+        return bytes(self._synth.render([Utterance(u["speaker"], u["text"], u["language"]) for u in transcript]))
+
+    async def handle_network(self, now: datetime, limit: int = 5000) -> int:
+        """Deliver the simulator's due events: reports, payments, broken promises."""
+        if self.network is None:
+            return 0
+        handled = 0
+        while True:
+            due = await self.network.due(now, limit)
+            if not due:
+                return handled
+            handled += len(due)
+            await self.handle_reports([report_of(e) for e in due if e["kind"] == "report"])
+            pays = [(e["account_id"], Decimal(e["amount"]), datetime.fromisoformat(e["at"]), "promise")
+                    for e in due if e["kind"] == "payment"]
+            broken = {e["account_id"]: (AccountStatus.PROMISE, AccountStatus.ACTIVE)
+                      for e in due if e["kind"] == "promise_broken"}
+            if pays or broken:
+                self.stats.collected += await self.accounts.apply_effects(payments_due=pays, only_if_status=broken)
+
+    # -- audit ---------------------------------------------------------------------------
+    async def history(self) -> list[HistoryEntry]:
+        """The placed attempts with their final outcomes, as the auditor reads them."""
+        out = []
+        for r in await self.audit.attempt_log():
+            placed = r["placed_at"]
+            if placed.tzinfo is None:
+                placed = placed.replace(tzinfo=UTC)
+            out.append(HistoryEntry(at=placed, channel=Channel(r["channel"]), mode=Mode(r["mode"]),
+                                    party_id=r["party_id"], contact_point=r["contact_point"],
+                                    outcome=Outcome(r["outcome"]) if r["outcome"] else None,
+                                    account_id=r["account_id"]))
+        return out
+
+    async def run_audit(self, initial: Mapping[str, Account] | None = None) -> list[Violation]:
+        """Re-check the stored attempt log with the independent auditor, per jurisdiction.
+
+        ``initial``: the accounts as imported (holds that outcomes added later are derived
+        from the log by the auditor itself); default: the accounts as stored now.
+        """
+        log_entries = await self.history()
+        if initial is None:
+            initial = await self.accounts.get_many([e.account_id for e in log_entries])
+        by_country: dict[str | None, list[HistoryEntry]] = {}
+        for e in log_entries:
+            by_country.setdefault(jurisdiction_of(initial[e.account_id]), []).append(e)
+        violations: list[Violation] = []
+        for country, entries in by_country.items():
+            gate = self.gates.gates.get(country) if country else None
+            if gate is None:
+                violations.extend(Violation("NO-JURISDICTION", e.account_id, e.party_id, e.at,
+                                            "attempt on an account without packs") for e in entries)
+                continue
+            violations.extend(audit(entries, initial, gate.packs))
+        return violations
+
