@@ -54,3 +54,29 @@ class SimulatedClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(timedelta(seconds=seconds))
         await asyncio.sleep(0)
+
+
+class ShiftedClock:
+    """Wall-clock time moved to another instant: ``start`` was the time at epoch ``anchor``.
+
+    Every process given the same (start, anchor) shares one consistent clock: staging
+    runs and the multi-process tests place "10:00 local time" whenever they run. With
+    ``scale`` > 1 the clock runs faster than real time.
+    """
+
+    def __init__(self, start: datetime, anchor: float, scale: float = 1.0) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ShiftedClock needs a timezone-aware start")
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        self._start = start.astimezone(UTC)
+        self._anchor = anchor
+        self._scale = scale
+
+    def now(self) -> datetime:
+        import time
+
+        return self._start + timedelta(seconds=(time.time() - self._anchor) * self._scale)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self._scale)

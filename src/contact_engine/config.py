@@ -6,6 +6,7 @@ Read from the environment (prefix ``CONTACT_ENGINE_``, nested with ``__``) and a
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -26,6 +27,18 @@ class GateSettings(BaseModel):
         "CN": ["cn-agency-code", "cn-cba-2026"],
         "US": ["us-reg-f", "us-tcpa"],
     })
+
+
+class SimulationSettings(BaseModel):
+    """The simulated provider and clock of the worker/scheduler/serve processes."""
+
+    enabled: bool = True  # channels without a configured provider use the simulator
+    seed: int = 7
+    audio: bool = False  # synthesise call recordings (CPU heavy; the demo turns it on)
+    time_scale: float = 1.0  # multiplies simulated call durations (tests use 0.01)
+    rate_per_s: float | None = None  # pace the simulated provider like a real account
+    clock_start: datetime | None = None  # with clock_anchor: run on a shifted clock
+    clock_anchor: float | None = None  # epoch seconds at which the clock read clock_start
 
 
 class ScriptSettings(BaseModel):
@@ -139,6 +152,7 @@ class Settings(BaseSettings):
     qa: QaSettings = Field(default_factory=QaSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     scripts: ScriptSettings = Field(default_factory=ScriptSettings)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -36,7 +36,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contact_engine.campaigns.model import Campaign, Step
 from contact_engine.campaigns.planner import plan_account
-from contact_engine.channels.base import ChannelAdapter, OutboundContact, ProviderReport
+from contact_engine.channels.base import (
+    ChannelAdapter,
+    OutboundContact,
+    ProviderReport,
+    TokenBucket,
+)
 from contact_engine.channels.simulated import (
     MemoryNetworkState,
     OutcomeModel,
@@ -120,7 +125,8 @@ class Engine:
     @classmethod
     @asynccontextmanager
     async def open(cls, settings: Settings, *, clock: Clock | None = None, simulate: bool = True,
-                   seed: int = 7, audio: bool = True, shared_network: bool = False,
+                   seed: int = 7, audio: bool = True, shared_network: bool = False, time_scale: float = 1.0,
+                   rate_per_s: float | None = None,
                    adapters: Mapping[Channel, ChannelAdapter] | None = None) -> AsyncIterator[Engine]:
         """Open the store and Redis, build gates and providers; close them on exit.
 
@@ -129,6 +135,8 @@ class Engine:
             seed: the simulator's seed.
             audio: synthesise call audio for simulated recordings.
             shared_network: keep the simulator's state in Redis (several processes).
+            time_scale: multiplies simulated call durations (tests run calls in seconds).
+            rate_per_s: pace the simulated provider (contacts per second).
             adapters: adapters to use instead of the configured ones (tests).
         """
         clock = clock or SystemClock()
@@ -150,8 +158,9 @@ class Engine:
             missing = [c for c in (Channel.VOICE, Channel.SMS, Channel.EMAIL) if c not in chosen]
             if missing and simulate:
                 state = RedisNetworkState(redis, prefix) if shared_network else MemoryNetworkState()
-                network = SimulatedNetwork(OutcomeModel(seed), state, recordings=audio)
-                sim = SimulatedChannel(network, clock.now)
+                network = SimulatedNetwork(OutcomeModel(seed), state, recordings=audio, time_scale=time_scale)
+                pacing = TokenBucket(rate_per_s) if rate_per_s else None
+                sim = SimulatedChannel(network, clock.now, pacing=pacing)
                 for c in missing:
                     chosen[c] = sim
             for adapter in {id(a): a for a in chosen.values()}.values():

@@ -1,11 +1,12 @@
 """The dispatcher: claim, gate, provider, audit (real gate, real database and Redis).
 
-The channel adapter here is a stand-in that records what it was asked to send: the
-simulated provider (channels/simulated) had not landed when this test was written.
+The channel adapter here is a stand-in that records what it was asked to send, so that
+the test sees exactly what reached the provider.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendReceipt
 from contact_engine.compliance.gate import Gate
+from contact_engine.compliance.router import GateRouter
 from contact_engine.config import GateSettings
 from contact_engine.dispatch.keys import DispatchKeys
 from contact_engine.dispatch.queue import DispatchQueue, encode_intent
@@ -68,11 +70,11 @@ async def test_send_once_defer_at_night(db: AsyncEngine, redis: aioredis.Redis, 
     gate = await Gate.create(GateSettings(policies=["cn-agency-code"]))
     adapter = RecordingAdapter()
 
-    async def load(account_id: str) -> Account | None:
-        return ACCOUNT if account_id == "A1" else None
+    async def load(account_ids: Sequence[str]) -> dict[str, Account]:
+        return {"A1": ACCOUNT} if "A1" in account_ids else {}
 
     audit = AuditRepository(db)
-    workers = [Dispatcher(name=f"w{n}", queue=q, gate=gate, audit=audit, accounts=load,
+    workers = [Dispatcher(name=f"w{n}", queue=q, gates=GateRouter({"CN": gate}), audit=audit, accounts=load,
                           adapters={Channel.VOICE: adapter}) for n in (1, 2)]
     morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     day_intent = _intent("day", morning)

@@ -34,3 +34,8 @@ class DispatchKeys:
     def leader(self) -> str:
         """Leader lock of the one active scheduler (SET NX PX)."""
         return f"{self.prefix}dispatch:leader"
+
+    @property
+    def stats(self) -> str:
+        """Hash of dispatch counters (entries reclaimed from stopped workers, ...)."""
+        return f"{self.prefix}dispatch:stats"

@@ -192,10 +192,11 @@ class SimulatedNetwork:
     provider = "simulated"
 
     def __init__(self, model: OutcomeModel, state: NetworkState | None = None, *,
-                 recordings: bool = True) -> None:
+                 recordings: bool = True, time_scale: float = 1.0) -> None:
         self.model = model
         self.state = state or MemoryNetworkState()
         self.recordings = recordings
+        self.time_scale = time_scale
 
     async def place(self, contact: OutboundContact, at: datetime) -> str:
         """Accept ``contact`` at ``at``: register it and schedule its final report."""
@@ -206,7 +207,7 @@ class SimulatedNetwork:
                                local_hour=int(v.get("sim_local_hour", "10")),
                                dpd=int(v.get("sim_dpd", "0")), third_party=contact.third_party,
                                balance=Decimal(v.get("sim_balance", "0")))
-        end = at + timedelta(seconds=call.ring_s + call.talk_s)
+        end = at + timedelta(seconds=(call.ring_s + call.talk_s) * self.time_scale)
         report: dict[str, Any] = {
             "kind": "report", "attempt_id": contact.attempt_id, "ref": ref,
             "channel": str(contact.channel), "outcome": str(call.outcome), "at": _iso(end),
@@ -223,12 +224,12 @@ class SimulatedNetwork:
         events: list[tuple[float, str]] = [(end.timestamp(), json.dumps(report, ensure_ascii=False))]
         if call.outcome is Outcome.PROMISE_TO_PAY:
             if call.promise_days is not None and call.promise_amount:
-                when = end + timedelta(days=call.promise_days)
+                when = end + timedelta(days=call.promise_days * self.time_scale)
                 events.append((when.timestamp(), json.dumps(
                     {"kind": "payment", "account_id": contact.account_id,
                      "amount": str(call.promise_amount), "at": _iso(when)})))
             else:
-                when = end + timedelta(days=7)
+                when = end + timedelta(days=7 * self.time_scale)
                 events.append((when.timestamp(), json.dumps(
                     {"kind": "promise_broken", "account_id": contact.account_id, "at": _iso(when)})))
         await self.state.push(events)

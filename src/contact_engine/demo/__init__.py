@@ -1,0 +1,1 @@
+"""The demo: a simulated month of the whole engine."""
