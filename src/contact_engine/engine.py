@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -118,6 +118,9 @@ class Engine:
         self.audit = AuditRepository(db)
         self.intents = IntentRepository(db)
         self.stats = EngineStats()
+        self._cache: OrderedDict[str, Account] = OrderedDict()
+        self._cache_max = 0
+        self._country: dict[str, str | None] = {}
         self._synth: Any = None
         self._zones: dict[str, ZoneInfo] = {}
 
@@ -168,6 +171,49 @@ class Engine:
             yield cls(settings=settings, db=db, redis=redis, gates=gates, queue=queue, adapters=chosen,
                       clock=clock, network=network, recordings=RecordingStore(settings.effective_recordings_dir))
 
+    # -- accounts ----------------------------------------------------------------------
+    def cache_accounts(self, max_size: int) -> None:
+        """Keep up to ``max_size`` accounts in memory between planning and dispatch.
+
+        Only for one process that owns every change (the simulation): the engine drops an
+        account from the cache whenever it changes it; changes made by other processes
+        would not be seen.
+        """
+        self._cache_max = max_size
+
+    def prime(self, accounts: Sequence[Account]) -> None:
+        """Put accounts just written (an import) into the cache."""
+        for account in accounts:
+            self._remember(account)
+
+    def _remember(self, account: Account) -> None:
+        self._country[account.id] = jurisdiction_of(account)
+        if self._cache_max:
+            self._cache[account.id] = account
+            self._cache.move_to_end(account.id)
+            while len(self._cache) > self._cache_max:
+                self._cache.popitem(last=False)
+
+    def _forget(self, ids: Any) -> None:
+        for i in ids:
+            self._cache.pop(i, None)
+
+    async def load_accounts(self, ids: Sequence[str]) -> dict[str, Account]:
+        """Accounts by id (from the cache when enabled)."""
+        out: dict[str, Account] = {}
+        missing = []
+        for i in ids:
+            hit = self._cache.get(i)
+            if hit is None:
+                missing.append(i)
+            else:
+                out[i] = hit
+        if missing:
+            for acct in (await self.accounts.get_many(missing)).values():
+                self._remember(acct)
+                out[acct.id] = acct
+        return out
+
     # -- content -----------------------------------------------------------------------
     def _zone(self, name: str) -> ZoneInfo:
         z = self._zones.get(name)
@@ -205,7 +251,7 @@ class Engine:
     def dispatcher(self, name: str) -> Dispatcher:
         """A dispatcher for worker ``name`` (unique per process)."""
         return Dispatcher(name=name, queue=self.queue, gates=self.gates, audit=self.audit,
-                          accounts=self.accounts.get_many, adapters=self.adapters, intents=self.intents,
+                          accounts=self.load_accounts, adapters=self.adapters, intents=self.intents,
                           compose=self.compose)
 
     # -- planning ----------------------------------------------------------------------
@@ -226,8 +272,12 @@ class Engine:
             pending.clear()
             return len(keep)
 
-        async for account in self.accounts.iter_due(sorted(campaign.due_dates(day, steps)), statuses=statuses):
-            pending.extend(plan_account(campaign, account, day, steps))
+        ids = await self.accounts.due_ids(sorted(campaign.due_dates(day, steps)), statuses=statuses)
+        for start in range(0, len(ids), batch):
+            loaded = await self.load_accounts(ids[start:start + batch])
+            for account_id in ids[start:start + batch]:
+                if account_id in loaded:
+                    pending.extend(plan_account(campaign, loaded[account_id], day, steps))
             if len(pending) >= batch:
                 queued += await flush()
         if pending:
@@ -260,6 +310,7 @@ class Engine:
                     {"at": now, "kind": f"handoff.{h.queue}", "actor": f"campaign:{campaign.id}",
                      "account_id": i, "data": {"dpd_from": h.dpd_from, "day": day.isoformat()}} for i in ids])
             moved[h.queue] += len(ids)
+            self._forget(ids)
         self.stats.handoffs.update(moved)
         return moved
 
@@ -269,7 +320,10 @@ class Engine:
         if not reports:
             return
         stored = await self.audit.attempts_by_id([r.attempt_id for r in reports])
-        accounts = await self.accounts.get_many([a["account_id"] for a in stored.values()])
+        unknown = [a["account_id"] for a in stored.values() if a["account_id"] not in self._country]
+        if unknown:
+            for acct in (await self.accounts.get_many(unknown)).values():
+                self._country[acct.id] = jurisdiction_of(acct)
         rows: list[dict[str, Any]] = []
         statuses: dict[str, AccountStatus] = {}
         holds: dict[str, set[HoldKind]] = {}
@@ -290,12 +344,9 @@ class Engine:
             assert r.outcome is not None
             self.stats.outcomes[r.outcome.value] += 1
             self.stats.outcomes_by_channel.setdefault(attempt["channel"], Counter())[r.outcome.value] += 1
-            account = accounts.get(attempt["account_id"])
-            if account is None:
-                continue
+            acct = attempt["account_id"]
             if attempt["reservation_id"]:
-                commits.append((account, attempt["reservation_id"], r.outcome, r.at))
-            acct = account.id
+                commits.append((self._country.get(acct), attempt["reservation_id"], r.outcome, r.at))
             if r.outcome is Outcome.PROMISE_TO_PAY:
                 statuses[acct] = AccountStatus.PROMISE
             elif r.outcome in _HOLD_OF:
@@ -307,8 +358,9 @@ class Engine:
             if r.recording_ref:
                 recordings.append((r, attempt))
         await self.audit.append_batch(outcomes=rows)
-        for account, rid, outcome, at in commits:
-            await self.gates.commit(account, rid, outcome, at)
+        for country, rid, outcome, at in commits:
+            await self.gates.commit_in(country, rid, outcome, at)
+        self._forget(list(statuses) + list(holds) + [p[0] for p in payments])
         self.stats.collected += await self.accounts.apply_effects(statuses=statuses, holds=holds,
                                                                   payments_due=payments)
         for r, attempt in recordings:
@@ -360,6 +412,7 @@ class Engine:
             broken = {e["account_id"]: (AccountStatus.PROMISE, AccountStatus.ACTIVE)
                       for e in due if e["kind"] == "promise_broken"}
             if pays or broken:
+                self._forget([p[0] for p in pays] + list(broken))
                 self.stats.collected += await self.accounts.apply_effects(payments_due=pays, only_if_status=broken)
 
     # -- audit ---------------------------------------------------------------------------

@@ -77,10 +77,14 @@ async def drain(engine: Engine, name: str, now: datetime, batch: int = 500) -> C
 
 
 async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], Sequence[Campaign]],
-                   start: date, days: int, *, on_day: DayHook | None = None) -> SimulationResult:
+                   start: date, days: int, *, on_day: DayHook | None = None,
+                   tick: timedelta = timedelta(minutes=5)) -> SimulationResult:
     """Run ``campaigns`` for ``days`` local days from ``start`` on the engine's simulated clock.
 
     ``campaigns`` may be a callable: it is asked again each day (supervisor edits apply).
+    ``tick``: the clock advances at least this much between passes (step fires excepted),
+    so that events close in time are handled in one batch; nothing is handled before it
+    is due, at most ``tick`` after.
     """
     clock = engine.clock
     if not isinstance(clock, SimulatedClock):
@@ -111,6 +115,8 @@ async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], 
             if engine.network is not None and (nxt := await engine.network.next_at()) is not None:
                 candidates.append(nxt)
             at = min(candidates)
+            if not (fires and at == fires[0][0]):
+                at = min(max(at, clock.now() + tick), day_end)
             if at > clock.now():
                 clock.set(at)
             now = clock.now()

@@ -89,6 +89,12 @@ class GateRouter:
         gate = self.gate_for(account)
         return False if gate is None else await gate.commit(reservation_id, outcome, at)
 
+    async def commit_in(self, country: str | None, reservation_id: str, outcome: Outcome | None,
+                        at: datetime) -> bool:
+        """``commit`` when the account's jurisdiction is already known."""
+        gate = self.gates.get(country) if country else None
+        return False if gate is None else await gate.commit(reservation_id, outcome, at)
+
     async def release(self, account: Account, reservation_id: str) -> bool:
         gate = self.gate_for(account)
         return False if gate is None else await gate.release(reservation_id)

@@ -195,6 +195,18 @@ class AccountRepository:
                     out[acct.id] = acct
         return out
 
+    async def due_ids(self, due_dates: Sequence[date], *,
+                      statuses: Sequence[AccountStatus] | None = None) -> list[str]:
+        """Ids of the accounts whose due date is one of ``due_dates``, in id order."""
+        if not due_dates:
+            return []
+        async with self._engine.connect() as conn:
+            q = (select(accounts.c.id).where(accounts.c.due_date.in_(sorted(set(due_dates))))
+                 .order_by(accounts.c.id))
+            if statuses is not None:
+                q = q.where(accounts.c.status.in_([s.value for s in statuses]))
+            return [r[0] for r in await conn.execute(q)]
+
     async def iter_due(self, due_dates: Sequence[date], *, statuses: Sequence[AccountStatus] | None = None,
                        batch_size: int = 900) -> AsyncIterator[Account]:
         """Stream the accounts whose due date is one of ``due_dates`` (bounded memory)."""
@@ -377,7 +389,7 @@ class IntentRepository:
             fresh = [r for r in rows if r["id"] not in known]
             if fresh:
                 await conn.execute(insert(intents), fresh)
-        return {r["id"] for r in fresh}
+        return {str(r["id"]) for r in fresh}
 
     async def set_status_many(self, changes: Sequence[tuple[str, str, str | None]], at: datetime) -> None:
         """(intent id, status, last rule) for many intents, in one transaction."""

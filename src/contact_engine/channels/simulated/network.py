@@ -80,7 +80,7 @@ class MemoryNetworkState(NetworkState):
             heapq.heappush(self._heap, (at, next(self._seq), payload))
 
     async def pop_due(self, now_ts: float, limit: int) -> list[str]:
-        out = []
+        out: list[str] = []
         while self._heap and self._heap[0][0] <= now_ts and len(out) < limit:
             out.append(heapq.heappop(self._heap)[2])
         return out
