@@ -79,6 +79,9 @@ from contact_engine.store.tables import recordings as recordings_table
 
 log = logging.getLogger(__name__)
 
+#: how long a report may wait for its attempt to be stored before it is dropped (logged)
+EARLY_REPORT_TTL_S = 600
+
 _HOLD_OF = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
 
 
@@ -121,6 +124,8 @@ class Engine:
         self._cache: OrderedDict[str, Account] = OrderedDict()
         self._cache_max = 0
         self._country: dict[str, str | None] = {}
+        self._early: list[ProviderReport] = []
+        self._early_seen: dict[tuple[str, str, str], float] = {}
         self._synth: Any = None
         self._zones: dict[str, ZoneInfo] = {}
 
@@ -152,10 +157,17 @@ class Engine:
             queue = DispatchQueue(redis, DispatchKeys(prefix))
             await queue.ensure_group()
             chosen: dict[Channel, ChannelAdapter] = dict(adapters or {})
+            late: list[Engine] = []
+
+            async def sink(report: ProviderReport) -> None:  # e.g. SMTP delivery reports
+                await late[0].handle_reports([report])
+
             if adapters is None:
                 from contact_engine.channels.factory import build_channels
+                from contact_engine.channels.twilio.state import RedisTwilioState
 
-                built = await build_channels(settings, stack)
+                # call contexts in Redis: the webhook process answers the calls workers place
+                built = await build_channels(settings, stack, state=RedisTwilioState(redis, prefix), sink=sink)
                 chosen.update(built.adapters)
             network = None
             missing = [c for c in (Channel.VOICE, Channel.SMS, Channel.EMAIL) if c not in chosen]
@@ -168,8 +180,10 @@ class Engine:
                     chosen[c] = sim
             for adapter in {id(a): a for a in chosen.values()}.values():
                 stack.push_async_callback(adapter.aclose)
-            yield cls(settings=settings, db=db, redis=redis, gates=gates, queue=queue, adapters=chosen,
-                      clock=clock, network=network, recordings=RecordingStore(settings.effective_recordings_dir))
+            engine = cls(settings=settings, db=db, redis=redis, gates=gates, queue=queue, adapters=chosen,
+                         clock=clock, network=network, recordings=RecordingStore(settings.effective_recordings_dir))
+            late.append(engine)
+            yield engine
 
     # -- accounts ----------------------------------------------------------------------
     def cache_accounts(self, max_size: int) -> None:
@@ -333,7 +347,7 @@ class Engine:
         for r in reports:
             attempt = stored.get(r.attempt_id)
             if attempt is None:
-                log.warning("report for unknown attempt %s (%s) ignored", r.attempt_id, r.provider)
+                self._park(r)
                 continue
             detail = {k: v for k, v in r.detail.items() if k != "transcript"}
             rows.append({"attempt_id": r.attempt_id, "at": r.at, "status": r.status,
@@ -365,6 +379,28 @@ class Engine:
                                                                   payments_due=payments)
         for r, attempt in recordings:
             await self._store_recording(r, attempt)
+
+    def _park(self, report: ProviderReport) -> None:
+        """Keep a report that arrived before its attempt was stored (a provider that
+        reports while the send is still returning); ``flush_early`` tries it again."""
+        key = (report.attempt_id, report.status, report.provider_ref)
+        now = asyncio.get_running_loop().time()
+        first = self._early_seen.setdefault(key, now)
+        if now - first > EARLY_REPORT_TTL_S:
+            log.error("report for unknown attempt %s (%s) dropped after %d s", report.attempt_id,
+                      report.provider, EARLY_REPORT_TTL_S)
+            del self._early_seen[key]
+            return
+        self._early.append(report)
+
+    async def flush_early(self) -> None:
+        """Handle again the reports that came before their attempts were stored."""
+        if not self._early:
+            return
+        parked, self._early = self._early, []
+        await self.handle_reports(parked)
+        waiting = {(r.attempt_id, r.status, r.provider_ref) for r in self._early}
+        self._early_seen = {k: v for k, v in self._early_seen.items() if k in waiting}
 
     async def _store_recording(self, report: ProviderReport, attempt: Mapping[str, Any]) -> None:
         """Fetch a simulated recording's audio and store it with its checksum."""

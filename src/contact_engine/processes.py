@@ -20,16 +20,21 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
 
+if TYPE_CHECKING:
+    from contact_engine.api.app import ApiComponents
+
 from contact_engine.campaigns.model import Campaign, Step
 from contact_engine.campaigns.scheduler import CampaignScheduler
 from contact_engine.campaigns.store import CampaignStore
+from contact_engine.channels.base import ProviderReport
 from contact_engine.cli_support import run
 from contact_engine.clock import Clock, ShiftedClock, SystemClock
 from contact_engine.config import Settings, load_settings
@@ -83,6 +88,7 @@ async def worker_loop(engine: Engine, name: str, stop: asyncio.Event, *, batch: 
         deliveries = await engine.queue.read(name, count=batch, block_ms=block_ms)
         if deliveries:
             await dispatcher.handle_batch(deliveries, engine.clock.now())
+        await engine.flush_early()
         await engine.handle_network(engine.clock.now())
 
 
@@ -154,6 +160,34 @@ async def _run_scheduler(name: str) -> None:
         await scheduler_loop(engine, name, _stop_event())
 
 
+def engine_build(engine: Engine) -> Callable[[Settings, AsyncExitStack], Awaitable[ApiComponents]]:
+    """The API's components with the engine's report handler and clock as sink and clock."""
+    from contact_engine.api.app import default_build
+
+    async def sink(report: ProviderReport) -> None:
+        await engine.handle_reports([report])
+
+    async def build(settings: Settings, stack: AsyncExitStack) -> ApiComponents:
+        comps = await default_build(settings, stack)
+        comps.sink = sink
+        comps.clock = engine.clock
+        return comps
+
+    return build
+
+
+async def serve_api(host: str, port: int) -> None:
+    """The HTTP API alone (``contact-engine api``); reports go to the engine's handler."""
+    import uvicorn
+
+    from contact_engine.api.app import create_app
+
+    settings = load_settings()
+    async with Engine.open(settings, clock=process_clock(settings), simulate=False) as engine:
+        app = create_app(settings, build=engine_build(engine))
+        await uvicorn.Server(uvicorn.Config(app, host=host, port=port, proxy_headers=True)).serve()
+
+
 async def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -163,7 +197,8 @@ async def _serve(host: str, port: int, workers: int) -> None:
     stop = _stop_event()
     async with open_engine(settings) as engine:
         base = default_name("serve")
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info"))
+        app = create_app(settings, build=engine_build(engine))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         tasks = [asyncio.create_task(scheduler_loop(engine, f"{base}-scheduler", stop))]
         tasks += [asyncio.create_task(worker_loop(engine, f"{base}-w{i}", stop)) for i in range(workers)]
         # uvicorn captures SIGINT/SIGTERM while it serves and raises them again on exit,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -65,7 +65,9 @@ async def drain(engine: Engine, name: str, now: datetime, batch: int = 500) -> C
         deliveries = await engine.queue.read(name, count=batch)
         if not deliveries:
             return seen
-        for h in await dispatcher.handle_batch(deliveries, now):
+        handled = await dispatcher.handle_batch(deliveries, now)
+        await engine.flush_early()
+        for h in handled:
             seen[h.result.value] += 1
             engine.stats.results[h.result.value] += 1
             if h.result is Result.SENT and h.intent is not None:
@@ -78,13 +80,15 @@ async def drain(engine: Engine, name: str, now: datetime, batch: int = 500) -> C
 
 async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], Sequence[Campaign]],
                    start: date, days: int, *, on_day: DayHook | None = None,
-                   tick: timedelta = timedelta(minutes=5)) -> SimulationResult:
+                   tick: timedelta = timedelta(minutes=5),
+                   after_tick: Callable[[datetime], Awaitable[None]] | None = None) -> SimulationResult:
     """Run ``campaigns`` for ``days`` local days from ``start`` on the engine's simulated clock.
 
     ``campaigns`` may be a callable: it is asked again each day (supervisor edits apply).
     ``tick``: the clock advances at least this much between passes (step fires excepted),
     so that events close in time are handled in one batch; nothing is handled before it
-    is due, at most ``tick`` after.
+    is due, at most ``tick`` after. ``after_tick`` runs after each pass (tests play real
+    providers' callbacks there).
     """
     clock = engine.clock
     if not isinstance(clock, SimulatedClock):
@@ -125,6 +129,8 @@ async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], 
                 await engine.plan(campaign, day, steps)
             await drain(engine, name, now)
             await engine.handle_network(now)
+            if after_tick is not None:
+                await after_tick(now)
             if now >= day_end:
                 break
         series.days.append(day.isoformat())

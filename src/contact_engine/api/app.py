@@ -21,6 +21,7 @@ from contact_engine.api.optout import EmailOptOutRecorder, OptOutRecorder
 from contact_engine.channels.base import ProviderReport, ReportSink
 from contact_engine.channels.twilio.state import TwilioState
 from contact_engine.channels.twilio.voice import TwilioVoiceChannel
+from contact_engine.clock import Clock, SystemClock
 from contact_engine.config import Settings
 from contact_engine.recordings.fetch import RecordingFetcher
 
@@ -52,6 +53,7 @@ class ApiComponents:
         sms_opt_out_confirmation: the one confirmation sent after an opt-out (F19 (h)(2)(i)).
         background: loops run for the app's lifetime (e.g. the recording retry loop); each
             gets an event that is set on shutdown and must return soon after.
+        clock: stamps the reports (the engine's clock when it runs on a shifted one).
     """
 
     settings: Settings
@@ -64,6 +66,7 @@ class ApiComponents:
     sms_help_text: str = DEFAULT_SMS_HELP
     sms_opt_out_confirmation: str = DEFAULT_SMS_OPT_OUT_CONFIRMATION
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 Build = Callable[[Settings, AsyncExitStack], Awaitable[ApiComponents]]

@@ -14,9 +14,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port / 端口."),
     ) -> None:
         """Serve Twilio webhooks and the read API / 提供 Twilio 回调与查询接口."""
-        import uvicorn
+        from contact_engine.cli_support import run
+        from contact_engine.processes import serve_api
 
-        from contact_engine.api.app import create_app
-        from contact_engine.config import load_settings
-
-        uvicorn.run(create_app(load_settings()), host=host, port=port, proxy_headers=True)
+        run(serve_api(host, port))

@@ -11,7 +11,6 @@ backwards (completed before ringing ends completed). Accepted callbacks become
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -106,10 +105,6 @@ def _float(form: FormData, name: str) -> float | None:
         raise HTTPException(400, f"{name}: not a number") from None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def _report_once(
     comps: ApiComponents, dedupe_key: str, report: ProviderReport, *, rank: int | None = None
 ) -> None:
@@ -155,7 +150,7 @@ async def voice_gather(request: Request, form: Form, comps: Components) -> Respo
     ctx = await comps.state.get_context(attempt)
     report = ProviderReport(
         attempt_id=attempt, provider="twilio", provider_ref=call_sid, status="gather",
-        at=_now(), digits=digits or None, detail={"wants_collector": digits == "1"},
+        at=comps.clock.now(), digits=digits or None, detail={"wants_collector": digits == "1"},
     )
     await _report_once(comps, f"gather:{call_sid}:{digits}", report)
     language = ctx.language if ctx else comps.settings.default_language
@@ -182,7 +177,7 @@ async def voice_status(request: Request, form: Form, comps: Components) -> Respo
             outcome = Outcome.FAILED
     report = ProviderReport(
         attempt_id=attempt, provider="twilio", provider_ref=call_sid, status=status,
-        at=_now(), outcome=outcome, duration_s=duration,
+        at=comps.clock.now(), outcome=outcome, duration_s=duration,
         detail={"answered_by": answered_by} if answered_by else {},
     )
     await _report_once(comps, f"call:{call_sid}:{status}", report, rank=CALL_RANK[status])
@@ -213,7 +208,7 @@ async def voice_amd(request: Request, form: Form, comps: Components) -> Response
     await comps.sink(
         ProviderReport(
             attempt_id=attempt, provider="twilio", provider_ref=call_sid, status="amd",
-            at=_now(), detail=detail,
+            at=comps.clock.now(), detail=detail,
         )
     )
     return Response(status_code=204)
@@ -240,7 +235,7 @@ async def voice_recording(request: Request, form: Form, comps: Components) -> Re
             )
     report = ProviderReport(
         attempt_id=attempt, provider="twilio", provider_ref=call_sid,
-        status=f"recording-{status}", at=_now(), duration_s=duration,
+        status=f"recording-{status}", at=comps.clock.now(), duration_s=duration,
         recording_url=recording_url or None, recording_ref=recording_sid,
     )
     await _report_once(comps, f"rec:{recording_sid}:{status}", report)
@@ -262,7 +257,7 @@ async def sms_status(request: Request, form: Form, comps: Components) -> Respons
         return Response(status_code=204)
     error_code = form.get("ErrorCode")
     report = ProviderReport(
-        attempt_id=attempt, provider="twilio", provider_ref=sid, status=status, at=_now(),
+        attempt_id=attempt, provider="twilio", provider_ref=sid, status=status, at=comps.clock.now(),
         outcome=MESSAGE_OUTCOME.get(status),
         detail={"error_code": error_code} if error_code else {},
     )
@@ -281,7 +276,7 @@ async def sms_inbound(form: Form, comps: Components) -> Response:
         if comps.opt_out is None:
             log.error("inbound opt-out from %s but no opt-out recorder is configured", mask_phone(sender))
             raise HTTPException(503, "opt-outs cannot be recorded")
-        await comps.opt_out(sender, to, _now())
+        await comps.opt_out(sender, to, comps.clock.now())
         log.info("opt-out recorded for %s", mask_phone(sender))
         if await comps.state.first_time(f"optout-confirm:{sender}"):
             reply.message(comps.sms_opt_out_confirmation)
