@@ -93,8 +93,12 @@ async def worker_loop(engine: Engine, name: str, stop: asyncio.Event, *, batch: 
 
 
 async def scheduler_loop(engine: Engine, name: str, stop: asyncio.Event, *, reload_s: float = 2.0,
-                         tick_s: float = 0.5) -> None:
-    """Lead (or wait to lead), fire campaign steps, promote due intents, reload edits."""
+                         tick_s: float = 0.5,
+                         on_lead: Callable[[CampaignScheduler], None] | None = None) -> None:
+    """Lead (or wait to lead), fire campaign steps, promote due intents, reload edits.
+
+    ``on_lead`` receives the live ``CampaignScheduler`` each time this process leads.
+    """
     lock = LeaderLock(engine.redis, engine.queue.keys.leader, name, ttl_ms=10_000)
     store = CampaignStore(engine.db)
 
@@ -113,6 +117,8 @@ async def scheduler_loop(engine: Engine, name: str, stop: asyncio.Event, *, relo
         log.info("%s: leading", name)
         sched = CampaignScheduler(fire)
         sched.start()
+        if on_lead is not None:
+            on_lead(sched)
         versions: dict[str, tuple[int, str]] = {}
         last_reload = 0.0
         loop = asyncio.get_running_loop()

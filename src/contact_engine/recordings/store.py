@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")  # no dots: an id can never climb out of the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,7 @@ class RecordingStore:
         if not attempt_id:
             raise ValueError("a recording needs an attempt id")
         name = _SAFE.sub("_", attempt_id)
-        suffix = suffix if suffix.startswith(".") else f".{suffix}"
-        return self.root / name[:2] / f"{name}{_SAFE.sub('', suffix)}"
+        return self.root / name[:2] / f"{name}.{_SAFE.sub('', suffix)}"
 
     def put_sync(self, attempt_id: str, data: bytes, suffix: str = ".wav") -> StoredRecording:
         """Store ``data`` durably (blocking); see the module docstring."""
