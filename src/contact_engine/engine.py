@@ -377,8 +377,8 @@ class Engine:
         self._forget(list(statuses) + list(holds) + [p[0] for p in payments])
         self.stats.collected += await self.accounts.apply_effects(statuses=statuses, holds=holds,
                                                                   payments_due=payments)
-        for r, attempt in recordings:
-            await self._store_recording(r, attempt)
+        if recordings:
+            await self._store_recordings([r for r, _attempt in recordings])
 
     def _park(self, report: ProviderReport) -> None:
         """Keep a report that arrived before its attempt was stored (a provider that
@@ -402,26 +402,34 @@ class Engine:
         waiting = {(r.attempt_id, r.status, r.provider_ref) for r in self._early}
         self._early_seen = {k: v for k, v in self._early_seen.items() if k in waiting}
 
-    async def _store_recording(self, report: ProviderReport, attempt: Mapping[str, Any]) -> None:
-        """Fetch a simulated recording's audio and store it with its checksum."""
-        transcript = report.detail.get("transcript")
-        if transcript is None:
-            return
-        try:
-            audio = await asyncio.to_thread(self._render_audio, transcript)
-        except Exception as exc:  # synthesis is optional: the call still counts
-            self.stats.recordings_failed += 1
-            log.warning("recording of %s not synthesised: %s", report.attempt_id, exc)
-            return
-        stored = await self.recordings.put(report.attempt_id, audio, ".wav")
-        async with self.db.begin() as conn:
-            await conn.execute(insert(recordings_table).values(
-                id=uuid.uuid4().hex, attempt_id=report.attempt_id, provider=report.provider,
-                provider_ref=report.recording_ref, media_url=None, path=str(stored.path),
-                sha256=stored.sha256, size_bytes=stored.size_bytes, duration_s=report.duration_s,
-                channels=1, status="stored", tries=1, last_error=None, provider_deleted=False,
-                created_at=report.at, stored_at=self.clock.now()))
-        self.stats.recordings += 1
+    async def _store_recordings(self, reports: Sequence[ProviderReport]) -> None:
+        """Fetch simulated recordings' audio (two at a time: synthesis and resampling run
+        outside the event loop) and store each with its checksum; one row each."""
+        sem = asyncio.Semaphore(2)
+
+        async def one(report: ProviderReport) -> dict[str, Any] | None:
+            transcript = report.detail.get("transcript")
+            if transcript is None:
+                return None
+            async with sem:
+                try:
+                    audio = await asyncio.to_thread(self._render_audio, transcript)
+                except Exception as exc:  # synthesis is optional: the call still counts
+                    self.stats.recordings_failed += 1
+                    log.warning("recording of %s not synthesised: %s", report.attempt_id, exc)
+                    return None
+                stored = await self.recordings.put(report.attempt_id, audio, ".wav")
+            return {"id": uuid.uuid4().hex, "attempt_id": report.attempt_id, "provider": report.provider,
+                    "provider_ref": report.recording_ref, "media_url": None, "path": str(stored.path),
+                    "sha256": stored.sha256, "size_bytes": stored.size_bytes, "duration_s": report.duration_s,
+                    "channels": 1, "status": "stored", "tries": 1, "last_error": None,
+                    "provider_deleted": False, "created_at": report.at, "stored_at": self.clock.now()}
+
+        rows = [r for r in await asyncio.gather(*(one(r) for r in reports)) if r is not None]
+        if rows:
+            async with self.db.begin() as conn:
+                await conn.execute(insert(recordings_table), rows)
+        self.stats.recordings += len(rows)
 
     def _render_audio(self, transcript: Sequence[Mapping[str, str]]) -> bytes:
         if self._synth is None:

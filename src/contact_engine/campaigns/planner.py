@@ -1,6 +1,9 @@
 """Turn a campaign's due steps into intents, streaming over the portfolio.
 
-Memory stays flat: accounts come from an async iterator (``AccountRepository.iter_accounts``)
+A step's ``local_time`` is the debtor's local time: ``not_before`` is that time on that
+day in the zone of the account's address when the address names one zone, else in the
+campaign's zone (the gate still checks the window in every candidate zone). Memory stays
+flat: accounts come from an async iterator (``AccountRepository.iter_accounts``)
 and intents are yielded one by one. Ids are deterministic (``domain.intent_id``), so
 planning the same day twice yields the same intents.
 """
@@ -12,6 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from contact_engine.campaigns.model import Campaign, Step
+from contact_engine.compliance.timezones import address_zones
 from contact_engine.domain import (
     Account,
     AccountStatus,
@@ -44,12 +48,29 @@ def _audience(step: Step, account: Account) -> Iterator[Party]:
             yield party
 
 
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    z = _ZONES.get(name)
+    if z is None:
+        z = _ZONES[name] = ZoneInfo(name)
+    return z
+
+
+def _account_zone(account: Account) -> ZoneInfo | None:
+    """The zone of the account's address when it names exactly one (else None)."""
+    a = account.address
+    zones = address_zones(a.country, a.region, a.timezone)
+    return _zone(zones[0]) if len(zones) == 1 else None
+
+
 def plan_account(campaign: Campaign, account: Account, day: date,
                  steps: tuple[Step, ...] | None = None) -> Iterator[Intent]:
     """The intents ``campaign`` plans for ``account`` on local ``day`` (for ``steps``, default all)."""
     if _stopped(campaign, account) or campaign.handoff_for(account, day) is not None:
         return
-    zone = ZoneInfo(campaign.timezone)
+    zone = _account_zone(account) or _zone(campaign.timezone)
     for step in steps if steps is not None else campaign.steps:
         if not step.due_on(account, day):
             continue
