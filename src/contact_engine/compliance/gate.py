@@ -9,9 +9,9 @@ reported; the strictest wins because any denial denies.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -67,6 +67,7 @@ CONNECTED = frozenset(set(Outcome) - UNANSWERED - {Outcome.DELIVERED, Outcome.UN
 OUTCOME_HOLDS = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
 INFLIGHT_RULE = "GATE-VOICE-IN-FLIGHT"
 DAY_S = 86400
+PLAN_CHUNK = 100  # attempts planned per ledger chunk in reserve_many
 
 
 _SEP = "\x1f"  # unit separator: never in ids, numbers, addresses or key names
@@ -191,6 +192,21 @@ class _Template:
     flags: tuple[_FlagSpec, ...]
     groups: tuple[_GroupSpec, ...]
     max_days: int
+    flag_fields: tuple[str, ...] = ()  # the flags' fields (templates where var_flags)
+    var_flags: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """The part of a plan shared by every attempt of one template, zone set and minute."""
+
+    now: datetime
+    epoch: int
+    static: tuple[Denial, ...]  # window denials
+    days: list[date]  # today first, going back
+    # per group: (target kind, ((mid, end) per bucket key), limit, op, at_reserve, ttl)
+    groups: tuple[tuple[str, tuple[tuple[str, str], ...], int, str, bool, int], ...]
+    zones: str  # joined by ","
 
 
 @dataclass(slots=True)
@@ -201,7 +217,6 @@ class _Plan:
     zones: tuple[str, ...]
     primary: str
     days: list[date]  # today first, going back
-    payload: dict[str, Any] = field(default_factory=dict)
 
 
 class Gate:
@@ -217,8 +232,8 @@ class Gate:
         self._needs_reach = any(isinstance(r, ThirdPartyRule) and r.debtor_unreachable
                                 for p in self.packs for r in p.rules)
         self._templates: dict[tuple[Channel, Mode, Role], _Template] = {}
-        self._window_cache: dict[tuple[int, tuple[str, ...], int], str | None] = {}
-        self._day_cache: dict[tuple[str, int, int], tuple[list[date], list[int]]] = {}
+        self._ctx_cache: dict[tuple[int, tuple[str, ...], str, int], _Context] = {}
+        self._key_base = self.keys.account_prefix()
 
     @classmethod
     async def create(cls, settings: GateSettings, *, redis: aioredis.Redis | None = None,
@@ -292,38 +307,70 @@ class Gate:
             tuple(consents), tuple(third),
             tuple(_FlagSpec(f, tuple(r)) for f, r in flags.items()), tuple(groups),
             max((g.days for g in groups), default=1),
+            tuple(flags), tuple("{" in f for f in flags),
         )
         self._templates[key] = tpl
         return tpl
 
+    def _context(self, tpl: _Template, zones: tuple[str, ...], primary: str, now: datetime,
+                 minute: int) -> _Context:
+        """What every attempt of ``tpl`` in ``zones`` during ``minute`` shares (window
+        bounds are whole minutes, so a verdict holds for the whole minute)."""
+        ck = (id(tpl), zones, primary, minute)
+        ctx = self._ctx_cache.get(ck)
+        if ctx is not None and ctx.now == now:
+            return ctx
+        if len(self._ctx_cache) > 50_000:
+            self._ctx_cache.clear()
+        static: list[Denial] = []
+        for w in tpl.windows:
+            why = window_holds(w, now, zones)
+            if why:
+                static.append(Denial(w.id, why, until=next_window_open(w, zones, now)))
+        today = local_day(now, primary)
+        days = [today - timedelta(days=i) for i in range(tpl.max_days)]
+        day_ints = [day_int(d) for d in days]
+        k = self.keys
+        groups: list[tuple[str, tuple[tuple[str, str], ...], int, str, bool, int]] = []
+        for g in tpl.groups:
+            if g.target.startswith("reach-"):
+                tails = tuple((k.reach_tail(g.target[-1], d), "")
+                              for d in reversed(day_ints[: g.days]))
+                groups.append(("", tails, g.limit, g.op, False, 0))
+            elif g.days == 0:
+                groups.append((g.target, (k.count_tail(g.rule, "ever"),), g.limit, g.op,
+                               g.at_reserve, 0))
+            else:
+                tails = tuple(k.count_tail(g.rule, d) for d in reversed(day_ints[: g.days]))
+                groups.append((g.target, tails, g.limit, g.op, g.at_reserve,
+                               (g.days + 2) * DAY_S))
+        ctx = _Context(now, int(now.timestamp()), tuple(static), days, tuple(groups),
+                       ",".join(zones))
+        self._ctx_cache[ck] = ctx
+        return ctx
+
     def _plan(self, account: Account, req: AttemptRequest, now: datetime, *,
               dry_run: bool, reservation_id: str | None) -> _Plan:
-        k = self.keys
         acct = account.id
-        epoch = int(now.timestamp())
-        party = next((p for p in account.parties if p.id == req.party_id), None)
+        party = None
+        for p in account.parties:
+            if p.id == req.party_id:
+                party = p
+                break
         if party is None:
-            return _Plan(ReserveRequest(now=epoch, dry_run=True), [Denial(
+            return _Plan(ReserveRequest(now=int(now.timestamp()), dry_run=True), [Denial(
                 "GATE-UNKNOWN-PARTY", f"party {req.party_id!r} is not on the account",
                 permanent=True)], None, (), "UTC", [])
         zones, primary = candidate_zones(account.address, req.contact_point)
         if not zones or primary is None:
-            return _Plan(ReserveRequest(now=epoch, dry_run=True), [Denial(
+            return _Plan(ReserveRequest(now=int(now.timestamp()), dry_run=True), [Denial(
                 "TZ-UNKNOWN", "no time zone can be derived for this contact", permanent=True)],
                 None, (), "UTC", [])
-        tpl = self._template(req.channel, req.mode, party.role)
-        static: list[Denial] = []
-        minute = epoch // 60
-        for w in tpl.windows:
-            # Window bounds are whole minutes, so a verdict holds for the whole minute.
-            ck = (id(w), zones, minute)
-            why = self._window_cache.get(ck, "?")
-            if why == "?":
-                if len(self._window_cache) > 50_000:
-                    self._window_cache.clear()
-                why = self._window_cache[ck] = window_holds(w, now, zones)
-            if why:
-                static.append(Denial(w.id, why, until=next_window_open(w, zones, now)))
+        channel = req.channel
+        tpl = self._template(channel, req.mode, party.role)
+        epoch = int(now.timestamp())
+        ctx = self._context(tpl, zones, primary, now, epoch // 60)
+        static = list(ctx.static)
         if account.holds:
             for rule_id, reason, kinds in tpl.holds:
                 held = sorted(h.value for h in account.holds if h in kinds)
@@ -332,11 +379,14 @@ class Gate:
                                          permanent=True))
         cp = None
         if tpl.optouts or tpl.party_rules or tpl.consents:
-            cp = next((c for c in party.contact_points if c.value == req.contact_point), None)
-        if tpl.optouts and (req.channel in party.opt_outs
-                            or (cp is not None and req.channel in cp.opt_outs)):
+            for c in party.contact_points:
+                if c.value == req.contact_point:
+                    cp = c
+                    break
+        if tpl.optouts and (channel in party.opt_outs
+                            or (cp is not None and channel in cp.opt_outs)):
             for rule_id, reason in tpl.optouts:
-                static.append(Denial(rule_id, f"{reason} ({req.channel.value})", permanent=True))
+                static.append(Denial(rule_id, f"{reason} ({channel.value})", permanent=True))
         for pr in tpl.party_rules:
             if self._party_denies(pr, party, cp):
                 static.append(Denial(pr.id, pr.reason, permanent=True))
@@ -347,48 +397,37 @@ class Gate:
             if tr.designated_only and not party.designated_by_debtor:
                 static.append(Denial(tr.id, f"{tr.reason} (not designated by the debtor)",
                                      permanent=True))
-        subst = {"party": party.id, "cp": req.contact_point, "ch": req.channel.value,
-                 "account": acct}
-        flag_fields = tuple(f.field.format_map(subst) if "{" in f.field else f.field
-                            for f in tpl.flags)
-        dk = (primary, minute, tpl.max_days)
-        cached = self._day_cache.get(dk)
-        if cached is None:
-            if len(self._day_cache) > 50_000:
-                self._day_cache.clear()
-            today = local_day(now, primary)
-            d_list = [today - timedelta(days=i) for i in range(tpl.max_days)]
-            cached = self._day_cache[dk] = (d_list, [day_int(d) for d in d_list])
-        days, day_ints = cached
+        if tpl.var_flags:
+            subst = {"party": party.id, "cp": req.contact_point, "ch": channel.value,
+                     "account": acct}
+            flag_fields = tuple(f.format_map(subst) if var else f
+                                for f, var in zip(tpl.flag_fields, tpl.var_flags, strict=True))
+        else:
+            flag_fields = tpl.flag_fields
+        base = self._key_base + acct
+        targets = {"account": acct, "party": party.id, "contact_point": req.contact_point,
+                   "": ""}
         groups: list[Group] = []
-        targets = {"account": acct, "party": party.id, "contact_point": req.contact_point}
-        for g in tpl.groups:
-            if g.target.startswith("reach-"):
-                kind = g.target[-1]
-                keys = tuple(k.reach(acct, kind, d) for d in reversed(day_ints[: g.days]))
-                groups.append(Group(keys, g.limit, g.op))
-                continue
-            target = targets[g.target]
-            if g.days == 0:
-                keys = (k.count(acct, g.rule, target, "ever"),)
-                ttl = 0
+        incs: list[str] = []
+        for target_kind, tails, limit, op, at_reserve, ttl in ctx.groups:
+            target = targets[target_kind]
+            keys = tuple([f"{base}{mid}{target}{end}" for mid, end in tails])
+            if at_reserve:
+                incs.append(keys[-1])
+                groups.append(Group(keys, limit, op, keys[-1], ttl))
             else:
-                keys = tuple(k.count(acct, g.rule, target, d) for d in reversed(day_ints[: g.days]))
-                ttl = (g.days + 2) * DAY_S
-            groups.append(Group(keys, g.limit, g.op, keys[-1] if g.at_reserve else None, ttl))
-        lock = k.inflight(acct) if req.channel is Channel.VOICE else None
-        payload = {
-            "a": acct, "p": party.id, "cp": req.contact_point, "ch": req.channel.value,
-            "m": req.mode.value, "role": party.role.value, "pz": primary, "z": zones,
-            "t": epoch, "inc": [g.incr for g in groups if g.incr], "lk": lock,
-        }
-        rkey = k.reservation(acct, reservation_id) if reservation_id else None
+                groups.append(Group(keys, limit, op, None, ttl))
+        lock = base + "}:inflight" if channel is Channel.VOICE else None
+        payload = _SEP.join((acct, party.id, req.contact_point, channel.value, req.mode.value,
+                             party.role.value, primary, ctx.zones, str(epoch), ",".join(incs),
+                             lock or ""))
         rr = ReserveRequest(
-            now=epoch, flags_key=k.flags(acct), flags=flag_fields, groups=tuple(groups),
-            lock=lock, lock_ttl_s=self.lock_ttl_s, reservation_key=rkey,
-            payload=encode_payload(payload), dry_run=dry_run or bool(static),
+            now=epoch, flags_key=base + "}:flags", flags=flag_fields, groups=tuple(groups),
+            lock=lock, lock_ttl_s=self.lock_ttl_s,
+            reservation_key=f"{base}}}:res:{reservation_id}" if reservation_id else None,
+            payload=payload, dry_run=dry_run or bool(static),
         )
-        return _Plan(rr, static, tpl, zones, primary, days, payload)
+        return _Plan(rr, static, tpl, zones, primary, ctx.days)
 
     @staticmethod
     def _party_denies(rule: PartyRule, party: Party, cp: ContactPoint | None) -> bool:
@@ -479,16 +518,41 @@ class Gate:
 
     async def reserve_many(self, items: Sequence[tuple[Account, AttemptRequest]],
                            now: datetime) -> list[Decision]:
-        """Reserve many attempts in one ledger round trip (each atomic on its own)."""
+        """Reserve many attempts (each atomic on its own, in order): planned in chunks of
+        ``PLAN_CHUNK`` that the ledger may send while the next is planned. On a single
+        Redis node one Lua call serves a whole chunk (see ``ledger.redis``)."""
         return await self._run(items, now, dry_run=False)
 
     async def _run(self, items: Sequence[tuple[Account, AttemptRequest]], now: datetime, *,
                    dry_run: bool) -> list[Decision]:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        plans = [self._plan(a, r, now, dry_run=dry_run, reservation_id=uuid.uuid4().hex)
-                 for a, r in items]
-        results = await self.ledger.reserve_many([p.request for p in plans])
+        plans: list[_Plan] = []
+        failure: list[BaseException] = []
+
+        def chunks() -> Iterator[list[ReserveRequest]]:
+            # Planned chunk by chunk, so a ledger can send one chunk while the next is
+            # planned. Reservation ids: 128 random bits each, drawn once per chunk.
+            for start in range(0, len(items), PLAN_CHUNK):
+                part = items[start:start + PLAN_CHUNK]
+                ids = os.urandom(16 * len(part)).hex()
+                try:
+                    planned = [self._plan(a, r, now, dry_run=dry_run,
+                                          reservation_id=ids[32 * i:32 * i + 32])
+                               for i, (a, r) in enumerate(part)]
+                except Exception as e:  # stop here; undo what earlier chunks reserved
+                    failure.append(e)
+                    return
+                plans.extend(planned)
+                yield [p.request for p in planned]
+
+        results = await self.ledger.reserve_chunks(chunks())
+        if failure:
+            if not dry_run:
+                for plan, res in zip(plans, results, strict=True):
+                    if res.ok and not plan.request.dry_run and plan.request.reservation_key:
+                        await self.release(plan.request.reservation_key)
+            raise failure[0]
         out: list[Decision] = []
         for plan, res in zip(plans, results, strict=True):
             if res.ok and not plan.static:
@@ -579,11 +643,12 @@ class Gate:
         req = AttemptRequest(entry.channel, entry.mode, entry.party_id, entry.contact_point,
                              account_id=account.id)
         plan = self._plan(account, req, entry.at, dry_run=True, reservation_id=None)
-        if not plan.payload:
+        if plan.template is None:
             return
-        plan.payload["lk"] = None
+        payload = decode_payload(plan.request.payload)
+        payload["lk"] = None
         ops = [Op("incr", g.incr, ttl_s=g.ttl_s) for g in plan.request.groups if g.incr]
-        ops += self._outcome_ops(plan.payload, entry.outcome, entry.at)
+        ops += self._outcome_ops(payload, entry.outcome, entry.at)
         if isinstance(self.ledger, MemoryLedger):
             self.ledger.advance(entry.at.timestamp())
         await self.ledger.apply(None, ops)

@@ -8,6 +8,19 @@ class GateKeys:
     def __init__(self, prefix: str) -> None:
         self.p = prefix + "g:"
 
+    def account_prefix(self) -> str:
+        """Every key of an account is ``account_prefix() + account + tail``."""
+        return self.p + "{"
+
+    def count_tail(self, rule: str, day: int | str) -> tuple[str, str]:
+        """``count(account, rule, key, day)`` is ``account_prefix() + account + mid + key
+        + end`` for the returned ``(mid, end)`` (for building many keys fast)."""
+        return f"}}:c:{rule}:", f":{day}"
+
+    def reach_tail(self, kind: str, day: int) -> str:
+        """``reach(account, kind, day)`` is ``account_prefix() + account + tail``."""
+        return f"}}:r:{kind}:{day}"
+
     def count(self, account: str, rule: str, key: str, day: int | str) -> str:
         """A counter bucket of ``rule`` for ``key`` on local ``day`` (yyyymmdd or "ever")."""
         return f"{self.p}{{{account}}}:c:{rule}:{key}:{day}"

@@ -3,14 +3,30 @@ are atomic across any number of workers. Never read-then-write from Python.
 
 Arguments are packed compactly (the flag fields in one string, the counter groups in
 another) because redis-py's per-argument encoding dominates the client's cost.
+
+``reserve_many`` / ``reserve_chunks`` go further: one EVAL per chunk of up to
+``BATCH_MAX`` reservations, each reservation packed into a single ARGV string (see
+:func:`pack_reserve`) that the script splits, so redis-py encodes one argument per
+reservation instead of a dozen. A chunk is sent as soon as the gate has planned it and the
+replies are read at the end, on one connection, so the server evaluates a chunk while the
+gate plans the next. Each reservation is still checked and applied on its own, in order
+(a later one sees the effects of an earlier one, also across chunks), and each chunk runs
+atomically.
+
+Single node only: the keys travel inside ARGV rather than KEYS and one chunk spans many
+accounts (many ``{account}`` hash slots). That is fine on one Redis server (embedded or
+standalone) but not on Redis Cluster, so with a ``RedisCluster`` client (or
+``batch=False``) ``reserve_many`` falls back to one EVALSHA per reservation with declared
+KEYS, pipelined, which keeps every script within its account's slot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from contact_engine.compliance.ledger.base import Ledger, Op, ReserveRequest, ReserveResult
 
@@ -96,6 +112,142 @@ return 1
 """
 
 
+# ARGV: one packed reservation each (see pack_reserve). Returns one string: per
+# reservation, the comma-joined failure indexes (numbered as in RESERVE_LUA; empty when it
+# passed), joined by ";". The "shape" (numbers and group layout) repeats across the
+# reservations of a batch, so it is parsed once per distinct shape.
+BATCH_RESERVE_LUA = """
+local shapes = {}
+local function shape_of(s)
+  local sh = shapes[s]
+  if sh then return sh end
+  local head, rest = string.match(s, '^([^;]*)(.*)$')
+  local now, dry, lock_ttl, res_ttl, nf = string.match(head, '^(%d+),(%d),(%d+),(%d+),(%d+)$')
+  if not nf then error('bad reservation shape: ' .. s) end
+  sh = {now = tonumber(now), dry = dry == '1', lock_ttl = tonumber(lock_ttl),
+        res_ttl = tonumber(res_ttl), nf = tonumber(nf), groups = {}, nkeys = 0, nextra = 0}
+  for op, limit, nk, ttl, inc in string.gmatch(rest, ';(%a+),(%d+),(%d+),(%d+),(%d+)') do
+    nk = tonumber(nk)
+    inc = tonumber(inc)
+    local g = {op = op, limit = tonumber(limit), nk = nk, ttl = tonumber(ttl), inc = inc,
+               first = sh.nkeys + 1}
+    sh.nkeys = sh.nkeys + nk
+    if inc == nk + 1 then sh.nextra = sh.nextra + 1; g.extra = sh.nextra end
+    sh.groups[#sh.groups + 1] = g
+  end
+  local _, ng = string.gsub(rest, ';', '')
+  if ng ~= #sh.groups then error('bad reservation shape: ' .. s) end
+  shapes[s] = sh
+  return sh
+end
+local out = {}
+for a = 1, #ARGV do
+  local s = ARGV[a]
+  local j = string.find(s, '\\30', 1, true)
+  local npre = tonumber(string.sub(s, 1, j - 1))
+  local t = {}
+  local i = j + 1
+  for n = 1, npre do
+    j = string.find(s, '\\30', i, true)
+    t[n] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+  local payload = string.sub(s, i)
+  -- t: shape, flags key, flags..., every group's keys, [lock], extra incr keys,
+  --    reservation key or ''
+  local sh = shape_of(t[1])
+  local nf = sh.nf
+  local ng = #sh.groups
+  local failed = {}
+  if nf > 0 then
+    local vals = redis.call('HMGET', t[2], unpack(t, 3, 2 + nf))
+    for f = 1, nf do
+      local v = vals[f]
+      if v and (v == 'p' or tonumber(v) > sh.now) then failed[#failed + 1] = f end
+    end
+  end
+  local k0 = 3 + nf
+  local lock = k0 + sh.nkeys
+  local k1 = lock - 1
+  if sh.lock_ttl > 0 then k1 = lock end
+  local vals = {}
+  if k1 >= k0 then vals = redis.call('MGET', unpack(t, k0, k1)) end
+  for g = 1, ng do
+    local gr = sh.groups[g]
+    local total = 0
+    for v = gr.first, gr.first + gr.nk - 1 do
+      if vals[v] then total = total + tonumber(vals[v]) end
+    end
+    if (gr.op == 'lt' and total >= gr.limit) or (gr.op == 'ge' and total < gr.limit) then
+      failed[#failed + 1] = nf + g
+    end
+  end
+  if sh.lock_ttl > 0 and vals[sh.nkeys + 1] then failed[#failed + 1] = nf + ng + 1 end
+  if #failed == 0 and not sh.dry then
+    for g = 1, ng do
+      local gr = sh.groups[g]
+      if gr.inc > 0 then
+        local key
+        if gr.extra then key = t[k1 + gr.extra] else key = t[k0 + gr.first + gr.inc - 2] end
+        local n = redis.call('INCR', key)
+        if n == 1 and gr.ttl > 0 then redis.call('EXPIRE', key, gr.ttl) end
+      end
+    end
+    if sh.lock_ttl > 0 then redis.call('SET', t[lock], '1', 'EX', sh.lock_ttl) end
+    if sh.res_ttl > 0 then redis.call('SET', t[npre], payload, 'EX', sh.res_ttl) end
+  end
+  out[a] = table.concat(failed, ',')
+end
+return table.concat(out, ';')
+"""
+
+# Reservations per script call: bounds how long one call blocks the server (a few ms).
+BATCH_MAX = 500
+_SEP = "\x1e"
+
+
+def pack_reserve(req: ReserveRequest) -> str:
+    """One reservation as one string for BATCH_RESERVE_LUA: the number of fields before
+    the payload, those fields, then the payload, separated by 0x1e (which may occur in
+    the payload, never in a key name or flag field)."""
+    lock_ttl = req.lock_ttl_s if req.lock else 0
+    shape = [f"{req.now},{1 if req.dry_run else 0},{lock_ttl},"
+             f"{req.reservation_ttl_s if req.reservation_key else 0},{len(req.flags)}"]
+    parts = ["", req.flags_key or "none", *req.flags]
+    extra: list[str] = []
+    for g in req.groups:
+        keys = g.keys
+        parts += keys
+        if g.incr is None:
+            inc = 0
+        elif keys and g.incr == keys[-1]:
+            inc = len(keys)
+        elif g.incr in keys:
+            inc = keys.index(g.incr) + 1
+        else:
+            inc = len(keys) + 1
+            extra.append(g.incr)
+        shape.append(f"{g.op},{g.limit},{len(keys)},{g.ttl_s},{inc}")
+    if lock_ttl:
+        parts.append(req.lock)  # type: ignore[arg-type]
+    parts += extra
+    parts.append(req.reservation_key or "")
+    parts[0] = ";".join(shape)
+    return f"{len(parts)}{_SEP}{_SEP.join(parts)}{_SEP}{req.payload}"
+
+
+def reserve_keys(req: ReserveRequest) -> int:
+    """How many keys one reservation touches (the flags hash, the counter buckets, the
+    lock and the reservation record)."""
+    return len(reserve_args(req)[0])
+
+
+def _batch_result(req: ReserveRequest, raw: str) -> ReserveResult:
+    if not raw:
+        return _OK
+    return reserve_result(req, raw.split(","))
+
+
 def reserve_args(req: ReserveRequest) -> tuple[list[str], list[Any]]:
     keys: list[str] = [req.flags_key or "none"]
     spec: list[str] = []
@@ -116,7 +268,7 @@ def reserve_args(req: ReserveRequest) -> tuple[list[str], list[Any]]:
     return keys, args
 
 
-def reserve_result(req: ReserveRequest, failed: list[Any]) -> ReserveResult:
+def reserve_result(req: ReserveRequest, failed: Sequence[Any]) -> ReserveResult:
     nf, ng = len(req.flags), len(req.groups)
     idx = [int(x) for x in failed]
     return ReserveResult(
@@ -127,11 +279,17 @@ def reserve_result(req: ReserveRequest, failed: list[Any]) -> ReserveResult:
     )
 
 
+_OK = ReserveResult(ok=True)
+
+
 class RedisLedger(Ledger):
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, *, batch: bool | None = None) -> None:
+        """``batch``: one script per chunk of reservations in ``reserve_many`` (default:
+        on unless the client is a ``RedisCluster``; see the module docstring)."""
         self._r = client
         self._reserve = client.register_script(RESERVE_LUA)
         self._apply = client.register_script(APPLY_LUA)
+        self._batch = not isinstance(client, RedisCluster) if batch is None else batch
 
     async def reserve(self, req: ReserveRequest) -> ReserveResult:
         keys, args = reserve_args(req)
@@ -141,12 +299,49 @@ class RedisLedger(Ledger):
         """Many reservations in one round trip (each still atomic on its own)."""
         if not reqs:
             return []
+        if self._batch:
+            return await self.reserve_chunks([reqs])
         async with self._r.pipeline(transaction=False) as pipe:
             for req in reqs:
                 keys, args = reserve_args(req)
                 await self._reserve(keys=keys, args=args, client=pipe)
             raw = await pipe.execute()
         return [reserve_result(req, out) for req, out in zip(reqs, raw, strict=True)]
+
+    async def reserve_chunks(self, chunks: Iterable[Sequence[ReserveRequest]]
+                             ) -> list[ReserveResult]:
+        """Each chunk is sent (one script call per ``BATCH_MAX`` reservations) as soon as
+        the generator yields it, on one connection, so the server works on it while the
+        caller builds the next; the replies are read at the end, in order."""
+        if not self._batch:
+            return await super().reserve_chunks(chunks)
+        pool = self._r.connection_pool
+        try:
+            conn = await pool.get_connection()
+        except TypeError:  # redis-py < 5.3 wants a command name
+            conn = await pool.get_connection("EVAL")
+        sent: list[Sequence[ReserveRequest]] = []
+        try:
+            for chunk in chunks:
+                for start in range(0, len(chunk), BATCH_MAX):
+                    part = chunk[start:start + BATCH_MAX]
+                    # EVAL with the body (not EVALSHA): never NOSCRIPT, so the chunks
+                    # run exactly in the order sent; the server caches the compiled script.
+                    await conn.send_packed_command(conn.pack_command(
+                        "EVAL", BATCH_RESERVE_LUA, 0, *[pack_reserve(r) for r in part]))
+                    sent.append(part)
+            raws = [await conn.read_response() for _ in sent]
+        except BaseException:
+            await conn.disconnect()  # replies may be pending: never reuse this socket
+            raise
+        finally:
+            await pool.release(conn)
+        out: list[ReserveResult] = []
+        for part, raw in zip(sent, raws, strict=True):
+            if isinstance(raw, bytes):
+                raw = raw.decode()
+            out += [_batch_result(req, r) for req, r in zip(part, raw.split(";"), strict=True)]
+        return out
 
     async def apply(self, guard: str | None, ops: Sequence[Op]) -> bool:
         keys = ([guard] if guard else []) + [op.key for op in ops]

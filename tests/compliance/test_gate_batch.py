@@ -1,0 +1,165 @@
+"""The batched path (``Gate.reserve_many``: plans in chunks, one Lua call per chunk on
+Redis) gives exactly the decisions of one-by-one ``Gate.reserve`` on every ledger, over
+random accounts, attempts, duplicates in a batch, outcomes and times."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from contact_engine.compliance import gate as gate_module
+from contact_engine.compliance.gate import Gate
+from contact_engine.compliance.ledger import MemoryLedger, RedisLedger
+from contact_engine.compliance.ledger import redis as redis_ledger
+from contact_engine.compliance.ledger.keys import GateKeys
+from contact_engine.compliance.policy import load_packs
+from contact_engine.domain import (
+    Account,
+    Address,
+    AttemptRequest,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Decision,
+    HoldKind,
+    Mode,
+    Outcome,
+    Party,
+    Role,
+)
+
+CN_PACKS = ["cn-agency-code", "cn-cba-2026", "cn-nifa-2024"]
+US_PACKS = ["us-reg-f", "us-tcpa", "us-ma"]
+START = datetime(2026, 3, 6, 1, 0, tzinfo=UTC)  # spans the US spring-forward on 2026-03-08
+OUTCOMES = [o for o in Outcome if o not in (Outcome.DELIVERED, Outcome.UNDELIVERED)]
+
+
+def make_accounts(rng: random.Random, us: bool, n: int) -> list[Account]:
+    out = []
+    for i in range(n):
+        aid = f"{'U' if us else 'C'}{i}"
+        parties = []
+        for j, role in enumerate([Role.DEBTOR, rng.choice([Role.SPOUSE, Role.FAMILY,
+                                                           Role.DESIGNATED_CONTACT])]):
+            pid = f"{aid}/{j}"
+            phone = (f"+1{rng.choice(['212', '415', '303', '305'])}555{i:04d}" if us
+                     else f"+86138{i:04d}{j:04d}")
+            parties.append(Party(
+                pid, role, designated_by_debtor=rng.random() < 0.5,
+                sensitive=j == 1 and rng.random() < 0.2,
+                opt_outs=frozenset({Channel.SMS}) if rng.random() < 0.1 else frozenset(),
+                contact_points=(ContactPoint(pid, ContactKind.PHONE, phone),
+                                ContactPoint(pid, ContactKind.EMAIL, f"{i}.{j}@example.com",
+                                             employer_provided=rng.random() < 0.2))))
+        address = (Address(country="US", region=rng.choice(["NY", "CA", "FL", "TX", "IN"]))
+                   if us else Address(country="CN", region="Shanghai"))
+        holds = frozenset({HoldKind.DISPUTE}) if rng.random() < 0.05 else frozenset()
+        out.append(Account(id=aid, due_date=date(2026, 2, 1), address=address,
+                           parties=tuple(parties), holds=holds))
+    return out
+
+
+def attempt(rng: random.Random, acct: Account) -> AttemptRequest:
+    party = rng.choice(acct.parties)
+    channel = rng.choice([Channel.VOICE, Channel.VOICE, Channel.SMS, Channel.EMAIL])
+    cp = party.contact_points[1 if channel is Channel.EMAIL else 0].value
+    pid = party.id if rng.random() > 0.02 else "nobody"
+    return AttemptRequest(channel, rng.choice(list(Mode)), pid, cp, account_id=acct.id)
+
+
+def shape(d: Decision) -> tuple[Any, ...]:
+    return (d.allowed, d.denied_by, d.next_allowed_at, d.reservation_id is None,
+            d.policy_versions, d.decided_at)
+
+
+async def drive(reference: Gate, batched: list[Gate], us: bool, seed: int) -> int:
+    """Feeds the same rounds to every gate; returns how many decisions were compared."""
+    rng = random.Random(seed)
+    accounts = make_accounts(rng, us, 40)
+    compared = 0
+    times = sorted(START + timedelta(minutes=rng.randrange(0, 3 * 24 * 60), seconds=rnd)
+                   for rnd in range(8))
+    for now in times:
+        items = [(a, attempt(rng, a)) for a in rng.choices(accounts, k=rng.randrange(1, 260))]
+        want = [await reference.reserve(a, r, now) for a, r in items]
+        got = [await g.reserve_many(items, now) for g in batched]
+        for out in got:
+            assert [shape(d) for d in out] == [shape(d) for d in want]
+        compared += len(items)
+        # Settle every allowed reservation the same way on every gate.
+        at = now + timedelta(minutes=3)
+        for i, d in enumerate(want):
+            if not d.allowed:
+                continue
+            choice = rng.random()
+            outcome = rng.choice(OUTCOMES)
+            for g, decision in [(reference, d)] + [(b, o[i]) for b, o in zip(batched, got, strict=True)]:
+                rid = decision.reservation_id
+                assert rid
+                if choice < 0.15:
+                    assert await g.release(rid)
+                elif choice < 0.9:
+                    assert await g.commit(rid, outcome, at)
+                # else: left in flight (the voice lock holds)
+    return compared
+
+
+@pytest.mark.parametrize("us", [False, True])
+async def test_memory_batch_matches_one_by_one(us: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gate_module, "PLAN_CHUNK", 17)
+    packs = load_packs(US_PACKS if us else CN_PACKS)
+    assert await drive(Gate(packs, MemoryLedger()), [Gate(packs, MemoryLedger())], us, 11) > 300
+
+
+@pytest.mark.parametrize("us", [False, True])
+async def test_redis_batch_matches_one_by_one(us: bool, redis: aioredis.Redis, redis_prefix: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small chunks and script calls, so one reserve_many spans several of each.
+    monkeypatch.setattr(gate_module, "PLAN_CHUNK", 23)
+    monkeypatch.setattr(redis_ledger, "BATCH_MAX", 9)
+    packs = load_packs(US_PACKS if us else CN_PACKS)
+    # The reference is on Redis too: Redis expires keys in real time, the memory twin in
+    # the gate's time.
+    reference = Gate(packs, RedisLedger(redis, batch=False), redis_prefix + "s:")
+    batched = [Gate(packs, RedisLedger(redis), redis_prefix + "b:"),
+               Gate(packs, RedisLedger(redis, batch=False), redis_prefix + "p:")]
+    assert await drive(reference, batched, us, 5) > 300
+
+
+async def test_redis_batch_with_default_sizes(redis: aioredis.Redis, redis_prefix: str) -> None:
+    packs = load_packs(CN_PACKS)
+    reference = Gate(packs, RedisLedger(redis, batch=False), redis_prefix + "s:")
+    batched = [Gate(packs, RedisLedger(redis), redis_prefix + "b:")]
+    assert await drive(reference, batched, False, 3) > 300
+
+
+def test_plan_keys_are_the_gate_keys() -> None:
+    """The planner builds key names from GateKeys' affixes; they must be the same names."""
+    packs = load_packs(CN_PACKS)
+    gate = Gate(packs, MemoryLedger(), "pfx:")
+    keys = GateKeys("pfx:")
+    acct = make_accounts(random.Random(1), False, 1)[0]
+    debtor, other = acct.parties
+    now = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+    plan = gate._plan(acct, AttemptRequest(Channel.VOICE, Mode.AUTOMATED, debtor.id,  # noqa: SLF001
+                                           debtor.contact_points[0].value), now,
+                      dry_run=False, reservation_id="r1")
+    req = plan.request
+    assert req.flags_key == keys.flags(acct.id)
+    assert req.lock == keys.inflight(acct.id)
+    assert req.reservation_key == keys.reservation(acct.id, "r1")
+    cp = debtor.contact_points[0].value
+    expected = {keys.count(acct.id, rule, target, 20260309)
+                for rule in ("CN-CALLS-TOTAL", "CN-CALLS-CONNECTED") for target in (acct.id,)}
+    expected.add(keys.count(acct.id, "CBA-UNANSWERED", cp, 20260309))
+    assert expected <= {k for g in req.groups for k in g.keys}
+    plan = gate._plan(acct, AttemptRequest(Channel.VOICE, Mode.AUTOMATED, other.id,  # noqa: SLF001
+                                           other.contact_points[0].value), now,
+                      dry_run=False, reservation_id=None)
+    reach = {k for g in plan.request.groups for k in g.keys if ":r:" in k}
+    if reach:
+        assert keys.reach(acct.id, "u", 20260309) in reach
