@@ -371,9 +371,11 @@ class Engine:
                 self.stats.rule_breaks_seeded += 1
             if r.recording_ref:
                 recordings.append((r, attempt))
-        await self.audit.append_batch(outcomes=rows)
         for country, rid, outcome, at in commits:
             await self.gates.commit_in(country, rid, outcome, at)
+        # stamped after the gate has the outcomes: from then on every decision sees them
+        received = self.clock.now()
+        await self.audit.append_batch(outcomes=[{**row, "received_at": received} for row in rows])
         self._forget(list(statuses) + list(holds) + [p[0] for p in payments])
         self.stats.collected += await self.accounts.apply_effects(statuses=statuses, holds=holds,
                                                                   payments_due=payments)
@@ -464,13 +466,15 @@ class Engine:
         """The placed attempts with their final outcomes, as the auditor reads them."""
         out = []
         for r in await self.audit.attempt_log():
-            placed = r["placed_at"]
+            placed, known = r["placed_at"], r["outcome_at"]
             if placed.tzinfo is None:
                 placed = placed.replace(tzinfo=UTC)
+            if known is not None and known.tzinfo is None:
+                known = known.replace(tzinfo=UTC)
             out.append(HistoryEntry(at=placed, channel=Channel(r["channel"]), mode=Mode(r["mode"]),
                                     party_id=r["party_id"], contact_point=r["contact_point"],
                                     outcome=Outcome(r["outcome"]) if r["outcome"] else None,
-                                    account_id=r["account_id"]))
+                                    account_id=r["account_id"], outcome_at=known))
         return out
 
     async def run_audit(self, initial: Mapping[str, Account] | None = None) -> list[Violation]:

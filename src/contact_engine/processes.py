@@ -39,6 +39,7 @@ from contact_engine.cli_support import run
 from contact_engine.clock import Clock, ShiftedClock, SystemClock
 from contact_engine.config import Settings, load_settings
 from contact_engine.dispatch.leader import LeaderLock
+from contact_engine.dispatch.worker import Dispatcher
 from contact_engine.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -74,22 +75,50 @@ def default_name(kind: str) -> str:
     return f"{kind}-{socket.gethostname()}-{os.getpid()}"
 
 
+HEARTBEAT_S = 1.0
+
+
+async def _heartbeat(engine: Engine, name: str, stop: asyncio.Event) -> None:
+    """Keep this worker's heartbeat key alive while it runs (ttl: 5 beats)."""
+    while not stop.is_set():
+        with suppress(Exception):  # a missed beat only lets others take over sooner
+            await engine.queue.heartbeat(name, int(HEARTBEAT_S * 5000))
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_S)
+
+
 async def worker_loop(engine: Engine, name: str, stop: asyncio.Event, *, batch: int = 100,
                       block_ms: int = 500) -> None:
-    """Dispatch until ``stop`` is set."""
+    """Dispatch until ``stop`` is set; an error is logged and the loop goes on (the
+    entries of a failed batch stay pending and are taken over)."""
     dispatcher = engine.dispatcher(name)
     idle_ms = engine.settings.dispatch.claim_idle_ms
-    while not stop.is_set():
-        reclaimed = await engine.queue.reclaim(name, idle_ms, count=batch)
-        if reclaimed:
-            log.info("%s: took over %d entries of a stopped worker", name, len(reclaimed))
-            await engine.redis.hincrby(engine.queue.keys.stats, "reclaimed", len(reclaimed))  # type: ignore[misc]
-            await dispatcher.handle_batch(reclaimed, engine.clock.now(), reclaimed=True)
-        deliveries = await engine.queue.read(name, count=batch, block_ms=block_ms)
-        if deliveries:
-            await dispatcher.handle_batch(deliveries, engine.clock.now())
-        await engine.flush_early()
-        await engine.handle_network(engine.clock.now())
+    await engine.queue.heartbeat(name, int(HEARTBEAT_S * 5000))
+    beat = asyncio.create_task(_heartbeat(engine, name, stop))
+    try:
+        while not stop.is_set():
+            try:
+                await _work_once(engine, dispatcher, name, idle_ms, batch, block_ms)
+            except Exception:
+                log.exception("%s: dispatch pass failed; retrying", name)
+                await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await beat
+
+
+async def _work_once(engine: Engine, dispatcher: Dispatcher, name: str, idle_ms: int, batch: int,
+                     block_ms: int) -> None:
+    reclaimed = await engine.queue.reclaim(name, idle_ms, count=batch)
+    if reclaimed:
+        log.info("%s: took over %d entries of a stopped worker", name, len(reclaimed))
+        await engine.redis.hincrby(engine.queue.keys.stats, "reclaimed", len(reclaimed))  # type: ignore[misc]
+        await dispatcher.handle_batch(reclaimed, engine.clock.now(), reclaimed=True)
+    deliveries = await engine.queue.read(name, count=batch, block_ms=block_ms)
+    if deliveries:
+        await dispatcher.handle_batch(deliveries, engine.clock.now())
+    await engine.flush_early()
+    await engine.handle_network(engine.clock.now())
 
 
 async def scheduler_loop(engine: Engine, name: str, stop: asyncio.Event, *, reload_s: float = 2.0,

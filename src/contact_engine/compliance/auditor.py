@@ -95,10 +95,17 @@ def audit(log: Sequence[HistoryEntry], accounts: Mapping[str, Account],
     return out
 
 
+def _known(x: HistoryEntry, e: HistoryEntry) -> bool:
+    """Whether the outcome of ``x`` was known when ``e`` was placed (a call's outcome is
+    known when it ends, not when it starts)."""
+    return (x.outcome_at or x.at) <= e.at
+
+
 def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: Account,
            party: Party, zones: tuple[str, ...], primary: str, parties: dict[str, Party],
            pack: Pack, report: Callable[[str, str], None]) -> None:
     p = party
+    effects = [x for x in earlier if _known(x, e)]  # earlier outcomes already known
     if isinstance(rule, WindowRule):
         for z in zones:
             loc = _local(e.at, z)
@@ -117,7 +124,7 @@ def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: 
                     return
     elif isinstance(rule, HoldRule):
         held = {h.value for h in account.holds if h in rule.holds}
-        for x in earlier:
+        for x in effects:
             if x.outcome is Outcome.DISPUTE and HoldKind.DISPUTE in rule.holds:
                 held.add("dispute")
             if x.outcome is Outcome.CEASE and HoldKind.CEASE in rule.holds:
@@ -128,7 +135,7 @@ def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: 
         cps = [c for c in p.contact_points if c.value == e.contact_point]
         if e.channel in p.opt_outs or any(e.channel in c.opt_outs for c in cps) or any(
                 x.outcome is Outcome.OPT_OUT and x.party_id == e.party_id and x.channel == e.channel
-                for x in earlier):
+                for x in effects):
             report(rule.id, f"opted out of {e.channel.value}")
     elif isinstance(rule, PartyRule):
         cps = [c for c in p.contact_points if c.value == e.contact_point]
@@ -152,22 +159,23 @@ def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: 
                     c.kind.value == rule.requires and c.given_at <= e.at for c in p.consents):
                 report(rule.id, f"no {rule.requires} consent for a {line} line")
     elif isinstance(rule, StopRule):
-        for x in earlier:
+        for x in effects:
             same = x.party_id == e.party_id if rule.scope == "party" else x.contact_point == e.contact_point
             if same and x.outcome in rule.on and _in_scope(pack, rule, x, parties[x.party_id].role):
                 report(rule.id, f"contacted after {x.outcome.value} at {x.at.isoformat()}")
                 return
     elif isinstance(rule, CooldownRule):
-        for x in earlier:
+        for x in effects:
             same = x.party_id == e.party_id if rule.key == "party" else True
             if not same or x.outcome not in rule.after or not _in_scope(
                     pack, rule, x, parties[x.party_id].role):
                 continue
             xz, _ = candidate_zones(account.address, x.contact_point)
+            began = x.outcome_at or x.at  # the cooldown runs from the conversation's end
             for z in set(zones) | set(xz):
-                first_free = _local(x.at, z).date() + timedelta(days=rule.days)
+                first_free = _local(began, z).date() + timedelta(days=rule.days)
                 if _local(e.at, z).date() < first_free:
-                    report(rule.id, f"{x.outcome.value} on {_local(x.at, z).date()} ({z})")
+                    report(rule.id, f"{x.outcome.value} on {_local(began, z).date()} ({z})")
                     return
     elif isinstance(rule, CapRule):
         def key(x: HistoryEntry) -> str:
@@ -185,7 +193,9 @@ def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: 
         else:
             n = rule.window.days if rule.window.type == "rolling_days" else 1
             first = today - timedelta(days=n - 1)
-        prior = [x for x in earlier if key(x) == key(e) and counted(x)
+        # a cap counting outcomes counts them once known; one counting attempts, at once
+        pool = effects if rule.counts.outcomes is not None else earlier
+        prior = [x for x in pool if key(x) == key(e) and counted(x)
                  and _in_scope(pack, rule, x, parties[x.party_id].role)
                  and (first is None or _local(x.at, primary).date() >= first)]
         if rule.counts.outcomes is not None:
@@ -200,7 +210,7 @@ def _check(rule: object, e: HistoryEntry, earlier: list[HistoryEntry], account: 
         if rule.debtor_unreachable:
             u = rule.debtor_unreachable
             first_day = _local(e.at, primary).date() - timedelta(days=u.days - 1)
-            debtor_calls = [x for x in earlier if parties[x.party_id].role is Role.DEBTOR
+            debtor_calls = [x for x in effects if parties[x.party_id].role is Role.DEBTOR
                             and x.channel.value == "voice" and x.outcome is not None
                             and _local(x.at, primary).date() >= first_day]
             unanswered = sum(1 for x in debtor_calls if x.outcome in _NOT_ANSWERED)

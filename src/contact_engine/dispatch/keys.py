@@ -39,3 +39,7 @@ class DispatchKeys:
     def stats(self) -> str:
         """Hash of dispatch counters (entries reclaimed from stopped workers, ...)."""
         return f"{self.prefix}dispatch:stats"
+
+    def alive(self, worker: str) -> str:
+        """Heartbeat of a running worker (expires soon after the worker stops)."""
+        return f"{self.prefix}dispatch:alive:{worker}"

@@ -147,6 +147,27 @@ class DispatchQueue:
         """Move a dead worker's claim to ``owner`` (after reconciling with the provider)."""
         await self._r.set(self.keys.claim(intent_id), owner, ex=self._claim_ttl_s)
 
+    async def heartbeat(self, worker: str, ttl_ms: int) -> None:
+        """Tell other workers that ``worker`` is alive (for ``ttl_ms``)."""
+        await self._r.set(self.keys.alive(worker), "1", px=ttl_ms)
+
+    async def owners_alive(self, intent_ids: list[str]) -> dict[str, bool]:
+        """For each claimed intent: is the worker holding the claim still alive?
+
+        An intent claimed by a worker without a heartbeat key (never started one, or
+        stopped) counts as dead.
+        """
+        if not intent_ids:
+            return {}
+        owners = [str(o) if o is not None else None
+                  for o in await self._r.mget([self.keys.claim(i) for i in intent_ids])]
+        named = [o for o in owners if o]
+        alive: dict[str, bool] = {}
+        if named:
+            flags = await self._r.mget([self.keys.alive(o) for o in named])
+            alive = {o: f is not None for o, f in zip(named, flags, strict=True)}
+        return {i: o is not None and alive.get(o, False) for i, o in zip(intent_ids, owners, strict=True)}
+
     async def unclaim_many(self, intent_ids: list[str]) -> None:
         if intent_ids:
             await self._r.delete(*[self.keys.claim(i) for i in intent_ids])

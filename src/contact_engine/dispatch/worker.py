@@ -7,8 +7,9 @@ permanent one is dropped with its rule id; an allowed intent is sent through its
 adapter. Decisions, attempts and intent states are appended in one transaction per batch,
 and the stream entries are acknowledged last.
 
-Crash recovery: an entry reclaimed from a dead worker (``reclaimed=True``) whose intent is
-already claimed is reconciled: an attempt already stored means done; an attempt the
+Crash recovery: an entry reclaimed from a stopped worker (``reclaimed=True``) whose intent
+is claimed by a worker without a heartbeat (``DispatchQueue.heartbeat``) is reconciled (a
+slow but live worker keeps its intents): an attempt already stored means done; an attempt the
 provider took but the audit never saw is stored now (with the dead worker's reservation);
 otherwise the dead worker's reservation is released and the intent is dispatched afresh.
 A reservation taken by a worker killed before it stored the decision is not found by this
@@ -43,6 +44,7 @@ class Result(StrEnum):
     FAILED = "failed"
     GONE = "gone"  # the account no longer exists
     RECONCILED = "reconciled"  # a dead worker's send, found at the provider and stored now
+    BUSY = "busy"  # a live worker still handles it: left pending for that worker to finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +108,16 @@ class Dispatcher:
 
     async def handle_batch(self, deliveries: Sequence[Delivery], now: datetime, *,
                            reclaimed: bool = False) -> list[Handled]:
-        """Handle deliveries (in order of their results) and acknowledge them all."""
-        try:
-            return await self._handle_batch(deliveries, now, reclaimed)
-        finally:
-            await self._q.ack_many([d.entry_id for d in deliveries])
+        """Handle deliveries and acknowledge them.
+
+        Entries are acknowledged only after their results are stored: when anything
+        raises, they stay pending and another worker takes them over. An entry whose
+        intent a live worker still handles (``Result.BUSY``) is left pending too.
+        """
+        handled = await self._handle_batch(deliveries, now, reclaimed)
+        busy = {h.intent.id for h in handled if h.result is Result.BUSY and h.intent is not None}
+        await self._q.ack_many([d.entry_id for d in deliveries if d.intent.id not in busy])
+        return handled
 
     async def _handle_batch(self, deliveries: Sequence[Delivery], now: datetime,
                             reclaimed: bool) -> list[Handled]:
@@ -198,7 +205,7 @@ class Dispatcher:
         if self._intents is not None:
             await self._intents.set_status_many(
                 [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
-                 for h in handled if h.intent is not None and h.result is not Result.DUPLICATE], now)
+                 for h in handled if h.intent is not None and h.result in _STATUS], now)
         return handled
 
     async def _send(self, intent: Intent, account: Account,
@@ -219,12 +226,17 @@ class Dispatcher:
     async def _reconcile(self, busy: Sequence[Intent], now: datetime,
                          placed: list[dict[str, Any]]) -> tuple[set[str], dict[str, Result]]:
         """Intents claimed by a dead worker: which to dispatch again, which are settled."""
+        alive = await self._q.owners_alive([i.id for i in busy])
         stored = await self._audit.attempts_by_id([i.id for i in busy])
         reservations = await self._audit.latest_reservations([i.id for i in busy])
         retry: set[str] = set()
         settled: dict[str, Result] = {}
         accounts: Mapping[str, Account] | None = None
         for intent in busy:
+            if alive.get(intent.id) and intent.id not in stored:
+                # a slow worker, not a dead one: it acknowledges the entry when done
+                settled[intent.id] = Result.BUSY
+                continue
             if intent.id in stored:
                 settled[intent.id] = Result.DUPLICATE
                 continue
@@ -255,5 +267,5 @@ class Dispatcher:
 
 _STATUS = {
     Result.SENT: "sent", Result.DEFERRED: "deferred", Result.DROPPED: "dropped",
-    Result.FAILED: "failed", Result.GONE: "gone", Result.RECONCILED: "sent", Result.DUPLICATE: "sent",
+    Result.FAILED: "failed", Result.GONE: "gone", Result.RECONCILED: "sent",
 }

@@ -112,6 +112,8 @@ class HistoryEntry:
     contact_point: str
     outcome: Outcome | None
     account_id: str = ""
+    #: when the outcome became known (end of the call); None: at ``at``
+    outcome_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

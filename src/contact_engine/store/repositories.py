@@ -470,8 +470,8 @@ class AuditRepository:
                 await conn.execute(insert(attempts), list(placed))
             if outcomes:
                 await conn.execute(insert(attempt_outcomes),
-                                   [{"provider_ref": None, "duration_s": None, "detail": {}, **o}
-                                    for o in outcomes])
+                                   [{"provider_ref": None, "duration_s": None, "detail": {},
+                                     "received_at": o.get("at"), **o} for o in outcomes])
 
     async def attempts_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored attempts among ``ids``."""
@@ -516,9 +516,9 @@ class AuditRepository:
                 q = q.where(attempts.c.account_id == account_id)
             rows = [dict(r) for r in (await conn.execute(q)).mappings().all()]
             oq = select(attempt_outcomes.c.attempt_id, attempt_outcomes.c.outcome,
-                        attempt_outcomes.c.at).where(attempt_outcomes.c.outcome.is_not(None)
+                        attempt_outcomes.c.at, attempt_outcomes.c.received_at).where(attempt_outcomes.c.outcome.is_not(None)
                                                      ).order_by(attempt_outcomes.c.id)
-            final = {r.attempt_id: r.outcome for r in await conn.execute(oq)}
+            final = {r.attempt_id: (r.outcome, max(r.at, r.received_at or r.at)) for r in await conn.execute(oq)}
         for r in rows:
-            r["outcome"] = final.get(r["id"])
+            r["outcome"], r["outcome_at"] = final.get(r["id"], (None, None))
         return rows

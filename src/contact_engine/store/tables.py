@@ -191,6 +191,8 @@ attempt_outcomes = Table(
     Column("provider_ref", String(64)),
     Column("duration_s", Float),
     Column("detail", JSON, nullable=False, default=dict),
+    # when the engine learned it (``at`` is the provider's time); what the gate could know
+    Column("received_at", UtcDateTime),
     Index("ix_attempt_outcomes_attempt_id", "attempt_id"),
 )
 
