@@ -371,8 +371,7 @@ class Engine:
                 self.stats.rule_breaks_seeded += 1
             if r.recording_ref:
                 recordings.append((r, attempt))
-        for country, rid, outcome, at in commits:
-            await self.gates.commit_in(country, rid, outcome, at)
+        await self.gates.commit_many(commits)
         # stamped after the gate has the outcomes: from then on every decision sees them
         received = self.clock.now()
         await self.audit.append_batch(outcomes=[{**row, "received_at": received} for row in rows])

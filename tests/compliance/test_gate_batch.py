@@ -163,3 +163,36 @@ def test_plan_keys_are_the_gate_keys() -> None:
     reach = {k for g in plan.request.groups for k in g.keys if ":r:" in k}
     if reach:
         assert keys.reach(acct.id, "u", 20260309) in reach
+
+
+async def test_commit_many_matches_commit_one_by_one(redis: aioredis.Redis, redis_prefix: str) -> None:
+    """Committing a batch leaves the ledger exactly as committing each in turn."""
+    rng = random.Random(9)
+    accounts = make_accounts(rng, False, 30) + make_accounts(rng, True, 30)
+    requests = [attempt(rng, a) for a in accounts for _ in range(2)]
+    owners = [a for a in accounts for _ in range(2)]
+    states = []
+    for mode in ("one", "many"):
+        prefix = f"{redis_prefix}{mode}:"
+        gate = Gate(load_packs(CN_PACKS + US_PACKS), RedisLedger(redis), prefix)
+        items = []
+        for k, (acct, req) in enumerate(zip(owners, requests, strict=True)):
+            d = await gate.reserve(acct, req, START + timedelta(hours=1, minutes=k))
+            if d.reservation_id:
+                items.append((d.reservation_id, OUTCOMES[k % len(OUTCOMES)], START + timedelta(hours=2)))
+        assert len(items) > 10
+        if mode == "one":
+            done = [await gate.commit(*item) for item in items]
+        else:
+            done = await gate.commit_many(items)
+            assert await gate.commit_many(items) == [False] * len(items)  # at most once
+        assert done == [True] * len(items)
+        state = {}
+        async for key in redis.scan_iter(match=f"{prefix}*"):
+            kind = await redis.type(key)
+            value = await (redis.hgetall(key) if kind == "hash" else redis.get(key)) if kind in ("hash", "string") else kind
+            state[key[len(prefix):]] = value
+        states.append(state)
+    # reservation ids differ between the runs; everything else must be equal
+    strip = [{k: v for k, v in st.items() if "resv" not in k and "res:" not in k} for st in states]
+    assert strip[0] == strip[1] and strip[0]

@@ -622,6 +622,23 @@ class Gate:
         payload = decode_payload(raw)
         return await self.ledger.apply(reservation_id, self._outcome_ops(payload, outcome, at))
 
+    async def commit_many(self, items: Sequence[tuple[str, Outcome | None, datetime]]) -> list[bool]:
+        """``commit`` for many (reservation id, outcome, at): two round trips in all."""
+        if not items:
+            return []
+        raws = await self.ledger.get_many([rid for rid, _o, _a in items])
+        todo: list[tuple[str | None, Sequence[Op]]] = []
+        where: list[int] = []
+        for i, ((rid, outcome, at), raw) in enumerate(zip(items, raws, strict=True)):
+            if raw is not None:
+                todo.append((rid, self._outcome_ops(decode_payload(raw), outcome, at)))
+                where.append(i)
+        done = await self.ledger.apply_many(todo)
+        out = [False] * len(items)
+        for i, ok in zip(where, done, strict=True):
+            out[i] = ok
+        return out
+
     async def release(self, reservation_id: str) -> bool:
         """Undo a reservation whose contact was never placed (idempotent)."""
         raw = await self._reservation(reservation_id)

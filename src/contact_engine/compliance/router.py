@@ -95,6 +95,15 @@ class GateRouter:
         gate = self.gates.get(country) if country else None
         return False if gate is None else await gate.commit(reservation_id, outcome, at)
 
+    async def commit_many(self, items: Sequence[tuple[str | None, str, Outcome | None, datetime]]) -> None:
+        """Commit (jurisdiction, reservation id, outcome, at) items, one batch per gate."""
+        groups: dict[str, list[tuple[str, Outcome | None, datetime]]] = defaultdict(list)
+        for country, rid, outcome, at in items:
+            if country in self.gates:
+                groups[country].append((rid, outcome, at))  # type: ignore[index]
+        for country, batch in groups.items():
+            await self.gates[country].commit_many(batch)
+
     async def release(self, account: Account, reservation_id: str) -> bool:
         gate = self.gate_for(account)
         return False if gate is None else await gate.release(reservation_id)

@@ -89,6 +89,10 @@ class Ledger(ABC):
     async def apply(self, guard: str | None, ops: Sequence[Op]) -> bool:
         """Apply ``ops``; with a guard, only if the guard key existed (it is deleted)."""
 
+    async def apply_many(self, items: Sequence[tuple[str | None, Sequence[Op]]]) -> list[bool]:
+        """``apply`` for many (guard, ops) pairs, each atomic on its own, in order."""
+        return [await self.apply(guard, ops) for guard, ops in items]
+
     @abstractmethod
     async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
 

@@ -350,6 +350,19 @@ class RedisLedger(Ledger):
             args += [op.kind, op.field, op.value, op.ttl_s]
         return bool(await self._apply(keys=keys, args=args))
 
+    async def apply_many(self, items: Sequence[tuple[str | None, Sequence[Op]]]) -> list[bool]:
+        """One pipeline of APPLY scripts (each atomic on its own; one round trip)."""
+        if not items:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for guard, ops in items:
+                keys = ([guard] if guard else []) + [op.key for op in ops]
+                args: list[Any] = [1 if guard else 0]
+                for op in ops:
+                    args += [op.kind, op.field, op.value, op.ttl_s]
+                await self._apply(keys=keys, args=args, client=pipe)
+            return [bool(x) for x in await pipe.execute()]
+
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:
             return []
