@@ -21,9 +21,9 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Seed of the portfolio and the simulated outcomes."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (CONTRACTS.md)."),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here "
-                                     "(default: <data dir>/demo/report.html)."),
+                                     "(default: report.html in the working folder)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Synthesise call recordings."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Working folder (wiped; default var/demo)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Working folder (default var/demo); an earlier demo's folder is wiped, any other non-empty folder is refused."),
 ) -> None:
     """Run the engine for a simulated month on a generated portfolio. / 模拟运行一个月的催收活动。"""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -45,23 +45,16 @@ def demo(
 
         report = run(run_demo(accounts=accounts, days=days, seed=seed, data_dir=base, audio=audio,
                               progress=progress))
-    out = html or base / "report.html"
-    try:
-        from contact_engine.demo.report import render_console, write_html
+    from contact_engine.cli_support import console
+    from contact_engine.demo.report import render_console, write_html
 
-        write_html(report, out)
-        report["html_report"] = str(out)
-    except ModuleNotFoundError:  # the report module is optional for --json
-        render_console = None  # type: ignore[assignment]
+    out = html or base / "report.html"
+    write_html(report, out)
+    report["html_report"] = str(out)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
-        return
-    from contact_engine.cli_support import console
-
-    if render_console is not None:
-        render_console(report, console)
     else:
-        console.print_json(json.dumps(report, ensure_ascii=False))
-    console.print(f"HTML report / 报告: {out}")
+        render_console(report, console)
+        console.print(f"HTML report / 报告: {out}")
     if report["violations"]:
         raise typer.Exit(1)
