@@ -29,6 +29,16 @@ return #due
 """
 
 
+#: SET NX EX of many claim keys in one call; "1" per key claimed, "0" per key already held.
+_CLAIM = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) and '1' or '0'
+end
+return table.concat(out)
+"""
+
+
 def encode_intent(intent: Intent) -> str:
     """Serialise an intent (stable: the same intent gives the same member)."""
     return json.dumps(
@@ -75,6 +85,7 @@ class DispatchQueue:
         self.keys = keys
         self._claim_ttl_s = claim_ttl_s
         self._promote = redis.register_script(_PROMOTE)
+        self._claim = redis.register_script(_CLAIM)
 
     async def ensure_group(self) -> None:
         """Create the consumer group (idempotent)."""
@@ -135,13 +146,11 @@ class DispatchQueue:
         return bool(await self._r.set(self.keys.claim(intent_id), owner, nx=True, ex=self._claim_ttl_s))
 
     async def claim_many(self, intent_ids: list[str], owner: str) -> list[bool]:
-        """``claim`` for many intents in one round trip."""
+        """``claim`` for many intents in one script call (one Redis node)."""
         if not intent_ids:
             return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for i in intent_ids:
-                pipe.set(self.keys.claim(i), owner, nx=True, ex=self._claim_ttl_s)
-            return [bool(x) for x in await pipe.execute()]
+        raw = await self._claim(keys=[self.keys.claim(i) for i in intent_ids], args=[owner, self._claim_ttl_s])
+        return [c == "1" for c in (raw.decode() if isinstance(raw, bytes) else str(raw))]
 
     async def take_over(self, intent_id: str, owner: str) -> None:
         """Move a dead worker's claim to ``owner`` (after reconciling with the provider)."""

@@ -82,6 +82,41 @@ return failed
 """
 
 # KEYS: [guard], op keys...; ARGV: has_guard, then per op: kind, field, value, ttl
+#: Many APPLY items in one call (single node: keys travel in ARGV, like the batch reserve).
+#: ARGV per item: guard ("" for none), number of ops, then kind, key, field, value, ttl per op.
+#: Returns one character per item: "1" applied, "0" guard missing (already done).
+BATCH_APPLY_LUA = """
+local out = {}
+local a = 1
+while a <= #ARGV do
+  local guard = ARGV[a]; local n = tonumber(ARGV[a + 1]); a = a + 2
+  local ok = true
+  if guard ~= '' and redis.call('DEL', guard) == 0 then ok = false end
+  for _ = 1, n do
+    if ok then
+      local kind = ARGV[a]; local key = ARGV[a + 1]; local field = ARGV[a + 2]
+      local val = ARGV[a + 3]; local ttl = tonumber(ARGV[a + 4])
+      if kind == 'incr' then
+        local v = redis.call('INCR', key)
+        if v == 1 and ttl > 0 then redis.call('EXPIRE', key, ttl) end
+      elseif kind == 'decr' then
+        local v = tonumber(redis.call('GET', key) or '0')
+        if v > 0 then redis.call('DECR', key) end
+      elseif kind == 'hset' then
+        redis.call('HSET', key, field, val)
+      elseif kind == 'set' then
+        if ttl > 0 then redis.call('SET', key, val, 'EX', ttl) else redis.call('SET', key, val) end
+      elseif kind == 'del' then
+        redis.call('DEL', key)
+      end
+    end
+    a = a + 5
+  end
+  out[#out + 1] = ok and '1' or '0'
+end
+return table.concat(out)
+"""
+
 APPLY_LUA = """
 local k = 1
 if ARGV[1] == '1' then
@@ -289,6 +324,7 @@ class RedisLedger(Ledger):
         self._r = client
         self._reserve = client.register_script(RESERVE_LUA)
         self._apply = client.register_script(APPLY_LUA)
+        self._apply_batch = client.register_script(BATCH_APPLY_LUA)
         self._batch = not isinstance(client, RedisCluster) if batch is None else batch
 
     async def reserve(self, req: ReserveRequest) -> ReserveResult:
@@ -351,9 +387,21 @@ class RedisLedger(Ledger):
         return bool(await self._apply(keys=keys, args=args))
 
     async def apply_many(self, items: Sequence[tuple[str | None, Sequence[Op]]]) -> list[bool]:
-        """One pipeline of APPLY scripts (each atomic on its own; one round trip)."""
+        """Many APPLY items in one script call (single node) or one pipeline (cluster);
+        each atomic on its own; one round trip."""
         if not items:
             return []
+        if self._batch:
+            out: list[bool] = []
+            for start in range(0, len(items), BATCH_MAX):
+                packed: list[Any] = []
+                for guard, ops in items[start:start + BATCH_MAX]:
+                    packed += [guard or "", len(ops)]
+                    for op in ops:
+                        packed += [op.kind, op.key, op.field, op.value, op.ttl_s]
+                raw = await self._apply_batch(keys=[], args=packed)
+                out += [c == "1" for c in (raw.decode() if isinstance(raw, bytes) else raw)]
+            return out
         async with self._r.pipeline(transaction=False) as pipe:
             for guard, ops in items:
                 keys = ([guard] if guard else []) + [op.key for op in ops]
