@@ -244,15 +244,22 @@ async def _serve(host: str, port: int, workers: int) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _log_to_stderr() -> None:
+    """Long-running processes log their progress (ids only: no phone numbers or emails)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker(name: str = typer.Option("", help="Consumer name (default: worker-<host>-<pid>).")) -> None:
         """Dispatch queued intents: gate, provider, audit. / 调度执行触达任务。"""
+        _log_to_stderr()
         run(_run_worker(name or default_name("worker")))
 
     @app.command("scheduler")
     def scheduler(name: str = typer.Option("", help="Owner name of the leader lock.")) -> None:
         """Fire campaign steps and feed the workers (one leads). / 活动调度器。"""
+        _log_to_stderr()
         run(_run_scheduler(name or default_name("scheduler")))
 
     @app.command("serve")
@@ -260,4 +267,5 @@ def register(app: typer.Typer) -> None:
               port: int = typer.Option(8000, help="Port of the HTTP API."),
               workers: int = typer.Option(2, min=1, help="Dispatch workers in this process.")) -> None:
         """Scheduler, workers and the HTTP API in one process. / 单进程运行全部组件。"""
+        _log_to_stderr()
         run(_serve(host, port, workers))
