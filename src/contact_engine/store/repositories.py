@@ -207,28 +207,6 @@ class AccountRepository:
                 q = q.where(accounts.c.status.in_([s.value for s in statuses]))
             return [r[0] for r in await conn.execute(q)]
 
-    async def iter_due(self, due_dates: Sequence[date], *, statuses: Sequence[AccountStatus] | None = None,
-                       batch_size: int = 900) -> AsyncIterator[Account]:
-        """Stream the accounts whose due date is one of ``due_dates`` (bounded memory)."""
-        if not due_dates:
-            return
-        after: str | None = None
-        while True:
-            async with self._engine.connect() as conn:
-                q = (select(accounts.c.id).where(accounts.c.due_date.in_(sorted(set(due_dates))))
-                     .order_by(accounts.c.id).limit(batch_size))
-                if statuses is not None:
-                    q = q.where(accounts.c.status.in_([s.value for s in statuses]))
-                if after is not None:
-                    q = q.where(accounts.c.id > after)
-                ids = [r[0] for r in await conn.execute(q)]
-                if not ids:
-                    return
-                batch = await self._load(conn, ids)
-            for acct in batch:
-                yield acct
-            after = ids[-1]
-
     async def apply_effects(self, *, statuses: Mapping[str, AccountStatus] | None = None,
                             holds: Mapping[str, set[HoldKind]] | None = None,
                             payments_due: Sequence[tuple[str, Decimal, datetime, str]] = (),
