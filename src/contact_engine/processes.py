@@ -60,6 +60,11 @@ async def open_engine(settings: Settings) -> AsyncIterator[Engine]:
     async with Engine.open(settings, clock=process_clock(settings), simulate=sim.enabled, seed=sim.seed,
                            audio=sim.audio, shared_network=True, time_scale=sim.time_scale,
                            rate_per_s=sim.rate_per_s) as engine:
+        simulated = sorted(c.value for c, a in engine.adapters.items() if a.provider == "simulated")
+        if simulated:
+            log.warning("channels %s run on the simulated provider: nobody is contacted "
+                        "(set provider credentials, or CONTACT_ENGINE_SIMULATION__ENABLED=false)",
+                        ", ".join(simulated))
         yield engine
 
 
