@@ -44,11 +44,11 @@ class NetworkState(ABC):
     async def was_sent(self, attempt_id: str) -> bool: ...
 
     @abstractmethod
-    async def push(self, items: list[tuple[float, str]]) -> None:
-        """Schedule events (epoch seconds, JSON payload)."""
+    async def push(self, items: list[tuple[float, dict[str, Any]]]) -> None:
+        """Schedule events (epoch seconds, event)."""
 
     @abstractmethod
-    async def pop_due(self, now_ts: float, limit: int) -> list[str]: ...
+    async def pop_due(self, now_ts: float, limit: int) -> list[dict[str, Any]]: ...
 
     @abstractmethod
     async def next_at(self) -> float | None: ...
@@ -65,7 +65,7 @@ class NetworkState(ABC):
 class MemoryNetworkState(NetworkState):
     def __init__(self) -> None:
         self._sent: dict[str, int] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, dict[str, Any]]] = []
         self._seq = itertools.count()
 
     async def register_send(self, attempt_id: str) -> int:
@@ -75,12 +75,12 @@ class MemoryNetworkState(NetworkState):
     async def was_sent(self, attempt_id: str) -> bool:
         return attempt_id in self._sent
 
-    async def push(self, items: list[tuple[float, str]]) -> None:
-        for at, payload in items:
-            heapq.heappush(self._heap, (at, next(self._seq), payload))
+    async def push(self, items: list[tuple[float, dict[str, Any]]]) -> None:
+        for at, event in items:
+            heapq.heappush(self._heap, (at, next(self._seq), event))
 
-    async def pop_due(self, now_ts: float, limit: int) -> list[str]:
-        out: list[str] = []
+    async def pop_due(self, now_ts: float, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         while self._heap and self._heap[0][0] <= now_ts and len(out) < limit:
             out.append(heapq.heappop(self._heap)[2])
         return out
@@ -111,17 +111,18 @@ class RedisNetworkState(NetworkState):
     async def was_sent(self, attempt_id: str) -> bool:
         return bool(await self._r.hexists(self._sent, attempt_id))  # type: ignore[misc]
 
-    async def push(self, items: list[tuple[float, str]]) -> None:
+    async def push(self, items: list[tuple[float, dict[str, Any]]]) -> None:
         if not items:
             return
         first = int(await self._r.incrby(self._seq, len(items)))
         # a sequence number makes equal payloads distinct members
-        mapping = {f"{first - len(items) + i}|{p}": at for i, (at, p) in enumerate(items)}
+        mapping = {f"{first - len(items) + i}|{json.dumps(e, ensure_ascii=False)}": at
+                   for i, (at, e) in enumerate(items)}
         await self._r.zadd(self._events, mapping)  # type: ignore[arg-type]
 
-    async def pop_due(self, now_ts: float, limit: int) -> list[str]:
+    async def pop_due(self, now_ts: float, limit: int) -> list[dict[str, Any]]:
         raw = await self._pop(keys=[self._events], args=[now_ts, limit])
-        return [str(m).split("|", 1)[1] for m in raw]
+        return [json.loads(str(m).split("|", 1)[1]) for m in raw]
 
     async def next_at(self) -> float | None:
         first = await self._r.zrange(self._events, 0, 0, withscores=True)
@@ -221,23 +222,22 @@ class SimulatedNetwork:
                 report["transcript"] = transcript(contact, call)
         if call.payment is not None and call.payment > 0:
             report["payment"] = str(call.payment)
-        events: list[tuple[float, str]] = [(end.timestamp(), json.dumps(report, ensure_ascii=False))]
+        events: list[tuple[float, dict[str, Any]]] = [(end.timestamp(), report)]
         if call.outcome is Outcome.PROMISE_TO_PAY:
             if call.promise_days is not None and call.promise_amount:
                 when = end + timedelta(days=call.promise_days * self.time_scale)
-                events.append((when.timestamp(), json.dumps(
-                    {"kind": "payment", "account_id": contact.account_id,
-                     "amount": str(call.promise_amount), "at": _iso(when)})))
+                events.append((when.timestamp(), {"kind": "payment", "account_id": contact.account_id,
+                                                  "amount": str(call.promise_amount), "at": _iso(when)}))
             else:
                 when = end + timedelta(days=7 * self.time_scale)
-                events.append((when.timestamp(), json.dumps(
-                    {"kind": "promise_broken", "account_id": contact.account_id, "at": _iso(when)})))
+                events.append((when.timestamp(), {"kind": "promise_broken", "account_id": contact.account_id,
+                                                  "at": _iso(when)}))
         await self.state.push(events)
         return ref
 
     async def due(self, now: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         """Events due at ``now`` (reports, payments, broken promises), oldest first."""
-        return [json.loads(raw) for raw in await self.state.pop_due(now.timestamp(), limit)]
+        return await self.state.pop_due(now.timestamp(), limit)
 
     async def next_at(self) -> datetime | None:
         ts = await self.state.next_at()
