@@ -202,16 +202,15 @@ async def _run_scheduler(name: str) -> None:
 
 def engine_build(engine: Engine) -> Callable[[Settings, AsyncExitStack], Awaitable[ApiComponents]]:
     """The API's components with the engine's report handler and clock as sink and clock."""
-    from contact_engine.api.app import default_build
+    from contact_engine.api.app import build_components
 
     async def sink(report: ProviderReport) -> None:
         await engine.handle_reports([report])
 
     async def build(settings: Settings, stack: AsyncExitStack) -> ApiComponents:
-        comps = await default_build(settings, stack)
-        comps.sink = sink
-        comps.clock = engine.clock
-        return comps
+        # the engine's own Redis client and database: one embedded server per data folder
+        return await build_components(settings, stack, redis=engine.redis, db=engine.db, sink=sink,
+                                      clock=engine.clock)
 
     return build
 

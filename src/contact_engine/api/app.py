@@ -77,11 +77,24 @@ async def _log_sink(report: ProviderReport) -> None:
 
 
 async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiComponents:
-    """Stand-alone components: Redis state, the gate for opt-outs, the Twilio client, the
-    recording fetcher, a logging sink.
+    """Stand-alone components: their own Redis client and database engine, a logging sink.
 
-    The engine replaces this with its own build, which feeds its outcome writer.
+    The engine's processes use :func:`build_components` with their own clients instead
+    (one embedded Redis per data folder), and feed reports to the engine.
     """
+    from contact_engine.store.db import make_engine
+    from contact_engine.store.redis import open_redis
+
+    client = await stack.enter_async_context(open_redis(settings))
+    engine = make_engine(settings.effective_database_url)
+    stack.push_async_callback(engine.dispose)
+    return await build_components(settings, stack, redis=client, db=engine)
+
+
+async def build_components(settings: Settings, stack: AsyncExitStack, *, redis: Any, db: Any,
+                           sink: ReportSink = _log_sink, clock: Clock | None = None) -> ApiComponents:
+    """Redis call state, the gate for opt-outs, the Twilio client and the recording fetcher
+    over the given Redis client and database engine (closed by their owner)."""
     from contact_engine.api.optout import (
         accounts_for_phone,
         gate_email_opt_out_recorder,
@@ -91,36 +104,26 @@ async def default_build(settings: Settings, stack: AsyncExitStack) -> ApiCompone
     from contact_engine.channels.twilio.state import RedisTwilioState
     from contact_engine.compliance.gate import Gate
     from contact_engine.recordings.fetch import RecordingFetcher
-    from contact_engine.store.db import make_engine
-    from contact_engine.store.redis import open_redis
+    from contact_engine.recordings.store import RecordingStore
     from contact_engine.store.repositories import AccountRepository
 
-    client = await stack.enter_async_context(open_redis(settings))
-    state = RedisTwilioState(client, settings.redis_key_prefix)
-    engine = make_engine(settings.effective_database_url)
-    stack.push_async_callback(engine.dispose)
+    state = RedisTwilioState(redis, settings.redis_key_prefix)
     # The same ledger as the engine's gate (same Redis, same prefix): an opt-out counts at once.
-    gate = await Gate.create(settings.gate, redis=client, key_prefix=settings.redis_key_prefix)
+    gate = await Gate.create(settings.gate, redis=redis, key_prefix=settings.redis_key_prefix)
     stack.push_async_callback(gate.aclose)
     comps = ApiComponents(
         settings=settings,
-        sink=_log_sink,
+        sink=sink,
         state=state,
-        opt_out=gate_opt_out_recorder(gate, accounts_for_phone(engine)),
-        email_opt_out=gate_email_opt_out_recorder(gate, AccountRepository(engine).get),
+        opt_out=gate_opt_out_recorder(gate, accounts_for_phone(db)),
+        email_opt_out=gate_email_opt_out_recorder(gate, AccountRepository(db).get),
+        clock=clock or SystemClock(),
     )
     if settings.twilio.configured:
         api = await TwilioApi.open(settings.twilio)
         stack.push_async_callback(api.aclose)
         comps.voice = TwilioVoiceChannel(api, state)
-        try:
-            from contact_engine.recordings.store import (  # type: ignore[import-not-found,unused-ignore]
-                RecordingStore,
-            )
-        except ModuleNotFoundError:
-            log.error("recordings.store is missing: recordings are reported but not downloaded")
-            return comps
-        fetcher = RecordingFetcher(engine, RecordingStore(settings.effective_recordings_dir), api)
+        fetcher = RecordingFetcher(db, RecordingStore(settings.effective_recordings_dir), api)
         stack.push_async_callback(fetcher.aclose)
         comps.recordings = fetcher
         comps.background.append(fetcher.run)

@@ -62,6 +62,9 @@ class EmbeddedRedis:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            # its own session: Ctrl-C in a terminal reaches the engine, which finishes its
+            # batch and then stops this server, rather than both at once
+            start_new_session=True,
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
