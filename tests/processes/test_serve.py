@@ -49,3 +49,26 @@ def test_serve_runs_and_stops_cleanly(tmp_path: Path) -> None:
     assert "run on the simulated provider" in out  # no credentials: it says so
     sock = tmp_path / "var" / "redis" / "redis.sock"
     assert not sock.exists()  # the embedded server stopped with the engine
+
+
+def test_a_second_process_on_the_same_embedded_redis_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACT_ENGINE_")}
+    env["CONTACT_ENGINE_DATA_DIR"] = str(tmp_path / "var")
+    first = subprocess.Popen([sys.executable, "-m", "contact_engine", "worker"], env=env, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        sock = tmp_path / "var" / "redis" / "redis.sock"
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1.0)
+        second = subprocess.run([sys.executable, "-m", "contact_engine", "scheduler"], env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert "in use by another contact-engine process" in second.stderr
+        assert first.poll() is None  # the first one still runs, its server untouched
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    assert first.returncode == 0

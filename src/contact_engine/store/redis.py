@@ -45,7 +45,22 @@ class EmbeddedRedis:
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout_s: float = 10.0) -> None:
+        """Start the server; refuse when another process's server answers on the socket
+        (a second server would take the socket from the first one's clients)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.socket_path.exists():
+            probe = aioredis.Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
+            try:
+                in_use = bool(await probe.ping())
+            except (RedisError, OSError):
+                in_use = False  # a stale socket left by a killed process
+            finally:
+                await probe.aclose()
+            if in_use:
+                raise ServiceUnavailableError(
+                    f"the embedded Redis in {self.directory} is in use by another contact-engine process; "
+                    "run several processes against one Redis server (CONTACT_ENGINE_REDIS_URL), "
+                    "or everything in one process with `contact-engine serve`")
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self._proc = await asyncio.create_subprocess_exec(
