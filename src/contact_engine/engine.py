@@ -81,6 +81,8 @@ log = logging.getLogger(__name__)
 
 #: how long a report may wait for its attempt to be stored before it is dropped (logged)
 EARLY_REPORT_TTL_S = 600
+#: at most this many reports wait at once (each pass re-reads their attempts)
+EARLY_REPORTS_MAX = 10_000
 
 _HOLD_OF = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
 
@@ -390,6 +392,11 @@ class Engine:
         if now - first > EARLY_REPORT_TTL_S:
             log.error("report for unknown attempt %s (%s) dropped after %d s", report.attempt_id,
                       report.provider, EARLY_REPORT_TTL_S)
+            del self._early_seen[key]
+            return
+        if len(self._early) >= EARLY_REPORTS_MAX:
+            log.error("too many reports waiting for their attempts: report for %s (%s) dropped",
+                      report.attempt_id, report.provider)
             del self._early_seen[key]
             return
         self._early.append(report)
