@@ -2,8 +2,9 @@
 
 Templates live in ``script_templates.yaml`` (Chinese and English). A party other than the
 debtor gets the ``third_party`` text, which never reveals the debt; the renderer checks
-that (fail closed) with the same word list the provider boundary uses. A missing script or
-language is an error naming it; an unknown language falls back to English, then Chinese.
+that (fail closed) with the provider boundary's own check (``content.debt_words_in``). A
+missing script or language is an error naming it; an unknown language falls back to
+English, then Chinese.
 """
 
 from __future__ import annotations
@@ -17,15 +18,11 @@ from typing import Any
 
 import yaml
 
+from contact_engine.channels.twilio.content import debt_words_in
 from contact_engine.errors import UserError
 
 TEMPLATES_FILE = Path(__file__).with_name("script_templates.yaml")
 VARIABLES = ("name", "creditor", "agent", "amount", "currency", "due_date", "callback", "account_tail")
-#: Words that reveal a debt (kept in step with channels/twilio/content.DEBT_WORDS).
-_DEBT_WORDS = (
-    "debt", "owe", "overdue", "collection", "collector", "balance", "arrears", "payment due",
-    "欠款", "债", "逾期", "催收", "欠费", "还款", "账单", "拖欠",
-)
 
 
 class ScriptError(UserError):
@@ -58,7 +55,7 @@ def _templates(path: Path = TEMPLATES_FILE) -> dict[str, dict[str, dict[str, str
                 unknown = {f for _, f, _, _ in formatter.parse(text) if f} - set(VARIABLES)
                 if unknown:
                     raise ScriptError(f"{path}: {name}.{lang}.{part}: unknown variable {sorted(unknown)[0]}")
-            if any(w in parts["third_party"].lower() for w in _DEBT_WORDS):
+            if debt_words_in(parts["third_party"]):
                 raise ScriptError(f"{path}: {name}.{lang}.third_party reveals the debt")
     return data
 
@@ -91,6 +88,6 @@ def render(name: str, language: str, variables: Mapping[str, str], *, third_part
     values = {v: str(variables.get(v, "")) for v in VARIABLES}
     body = parts["third_party" if third_party else "debtor"].format_map(values)
     subject = parts["subject"].format_map(values) if "subject" in parts else None
-    if third_party and any(w in body.lower() for w in _DEBT_WORDS):
+    if third_party and debt_words_in(body):
         raise ScriptError(f"script {name!r}: the third-party text reveals the debt after rendering")
     return RenderedScript(name=name, language=lang, body=body, subject=subject, third_party=third_party)
