@@ -24,7 +24,6 @@ from contact_engine.domain import (
     ContactKind,
     Decision,
     Denial,
-    HistoryEntry,
     Outcome,
 )
 
@@ -82,19 +81,6 @@ class GateRouter:
                 out[i] = d
         return [d for d in out if d is not None]
 
-    async def reserve(self, account: Account, request: AttemptRequest, now: datetime) -> Decision:
-        return (await self.reserve_many([(account, request)], now))[0]
-
-    async def commit(self, account: Account, reservation_id: str, outcome: Outcome | None, at: datetime) -> bool:
-        gate = self.gate_for(account)
-        return False if gate is None else await gate.commit(reservation_id, outcome, at)
-
-    async def commit_in(self, country: str | None, reservation_id: str, outcome: Outcome | None,
-                        at: datetime) -> bool:
-        """``commit`` when the account's jurisdiction is already known."""
-        gate = self.gates.get(country) if country else None
-        return False if gate is None else await gate.commit(reservation_id, outcome, at)
-
     async def commit_many(self, items: Sequence[tuple[str | None, str, Outcome | None, datetime]]) -> None:
         """Commit (jurisdiction, reservation id, outcome, at) items, one batch per gate."""
         groups: dict[str, list[tuple[str, Outcome | None, datetime]]] = defaultdict(list)
@@ -107,11 +93,6 @@ class GateRouter:
     async def release(self, account: Account, reservation_id: str) -> bool:
         gate = self.gate_for(account)
         return False if gate is None else await gate.release(reservation_id)
-
-    async def record(self, account: Account, entry: HistoryEntry) -> None:
-        gate = self.gate_for(account)
-        if gate is not None:
-            await gate.record(account, entry)
 
     async def aclose(self) -> None:
         for gate in self.gates.values():
