@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from contact_engine.campaigns.model import Campaign, Step
 from contact_engine.campaigns.scheduler import step_trigger
 from contact_engine.clock import SimulatedClock
-from contact_engine.dispatch.worker import Result
+from contact_engine.dispatch.worker import Dispatcher, Result
 from contact_engine.engine import Engine
 
 DayHook = Callable[[int, date], None]
@@ -56,26 +56,21 @@ def _fires_on(campaign: Campaign, day: date) -> list[tuple[datetime, tuple[Step,
     return sorted((at, tuple(steps)) for at, steps in grouped.items())
 
 
-async def drain(engine: Engine, name: str, now: datetime, batch: int = 500) -> Counter[str]:
-    """Promote what is due at ``now`` and dispatch it all; returns results and denials."""
-    dispatcher = engine.dispatcher(name)
-    seen: Counter[str] = Counter()
+async def drain(engine: Engine, dispatcher: Dispatcher, now: datetime, batch: int = 500) -> None:
+    """Promote what is due at ``now`` and dispatch it all, counting into ``engine.stats``."""
     while True:
         await engine.queue.promote(now, limit=batch * 4)
-        deliveries = await engine.queue.read(name, count=batch)
+        deliveries = await engine.queue.read(dispatcher.name, count=batch)
         if not deliveries:
-            return seen
+            return
         handled = await dispatcher.handle_batch(deliveries, now)
         await engine.flush_early()
         for h in handled:
-            seen[h.result.value] += 1
             engine.stats.results[h.result.value] += 1
             if h.result is Result.SENT and h.intent is not None:
                 engine.stats.attempts[h.intent.channel.value] += 1
-                seen[f"attempt:{h.intent.channel.value}"] += 1
             for rule in h.rules:
                 engine.stats.denied[rule] += 1
-                seen["denied"] += 1
 
 
 async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], Sequence[Campaign]],
@@ -95,7 +90,7 @@ async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], 
         raise TypeError("run_days needs an engine on a SimulatedClock")
     t0 = time.perf_counter()
     series = DaySeries()
-    name = "sim"
+    dispatcher = engine.dispatcher("sim")
     for n in range(days):
         day = start + timedelta(days=n)
         current = list(campaigns() if callable(campaigns) else campaigns)
@@ -127,7 +122,7 @@ async def run_days(engine: Engine, campaigns: Sequence[Campaign] | Callable[[], 
             while fires and fires[0][0] <= now:
                 _, campaign, steps = fires.pop(0)
                 await engine.plan(campaign, day, steps)
-            await drain(engine, name, now)
+            await drain(engine, dispatcher, now)
             await engine.handle_network(now)
             if after_tick is not None:
                 await after_tick(now)

@@ -74,6 +74,15 @@ def _request(intent: Intent) -> AttemptRequest:
                           intent_id=intent.id)
 
 
+def _attempt_row(intent: Intent, provider: str, now: datetime, decision_id: str | None,
+                 reservation_id: str | None) -> dict[str, Any]:
+    """The ``attempts`` row of an intent placed with ``provider`` (its id is the intent's)."""
+    return {"id": intent.id, "intent_id": intent.id, "decision_id": decision_id,
+            "reservation_id": reservation_id, "account_id": intent.account_id,
+            "party_id": intent.party_id, "channel": intent.channel.value, "mode": intent.mode.value,
+            "contact_point": intent.contact_point, "provider": provider, "placed_at": now}
+
+
 def basic_contact(intent: Intent, account: Account, _now: datetime) -> OutboundContact:
     """An OutboundContact without rendering (adapters that need no body)."""
     party = next((p for p in account.parties if p.id == intent.party_id), None)
@@ -184,11 +193,7 @@ class Dispatcher:
             provider = receipt.provider if receipt else (adapter.provider if adapter else "none")
             if receipt is None and (error is None or not error.accepted):
                 await self._gates.release(account, decision.reservation_id)
-            placed.append({"id": intent.id, "intent_id": intent.id, "decision_id": decision_id,
-                           "reservation_id": decision.reservation_id, "account_id": intent.account_id,
-                           "party_id": intent.party_id, "channel": intent.channel.value,
-                           "mode": intent.mode.value, "contact_point": intent.contact_point,
-                           "provider": provider, "placed_at": now})
+            placed.append(_attempt_row(intent, provider, now, decision_id, decision.reservation_id))
             if receipt is None:
                 outcomes.append({"attempt_id": intent.id, "at": now, "status": "failed", "outcome": "failed",
                                  "detail": {"error": str(error) if error else "no adapter"}})
@@ -243,11 +248,8 @@ class Dispatcher:
             adapter = self._adapters.get(intent.channel)
             was_sent = getattr(adapter, "was_sent", None)
             if was_sent is not None and await was_sent(intent.id):
-                placed.append({"id": intent.id, "intent_id": intent.id, "decision_id": None,
-                               "reservation_id": reservations.get(intent.id), "account_id": intent.account_id,
-                               "party_id": intent.party_id, "channel": intent.channel.value,
-                               "mode": intent.mode.value, "contact_point": intent.contact_point,
-                               "provider": adapter.provider if adapter else "none", "placed_at": now})
+                placed.append(_attempt_row(intent, adapter.provider if adapter else "none", now, None,
+                                           reservations.get(intent.id)))
                 settled[intent.id] = Result.RECONCILED
                 continue
             if was_sent is None:
