@@ -81,53 +81,9 @@ if ARGV[4] ~= '0' then redis.call('SET', KEYS[k], ARGV[5], 'EX', tonumber(ARGV[4
 return failed
 """
 
-# KEYS: [guard], op keys...; ARGV: has_guard, then per op: kind, field, value, ttl
-#: Many APPLY items in one call (single node: keys travel in ARGV, like the batch reserve).
-#: ARGV per item: guard ("" for none), number of ops, then kind, key, field, value, ttl per op.
-#: Returns one character per item: "1" applied, "0" guard missing (already done).
-BATCH_APPLY_LUA = """
-local out = {}
-local a = 1
-while a <= #ARGV do
-  local guard = ARGV[a]; local n = tonumber(ARGV[a + 1]); a = a + 2
-  local ok = true
-  if guard ~= '' and redis.call('DEL', guard) == 0 then ok = false end
-  for _ = 1, n do
-    if ok then
-      local kind = ARGV[a]; local key = ARGV[a + 1]; local field = ARGV[a + 2]
-      local val = ARGV[a + 3]; local ttl = tonumber(ARGV[a + 4])
-      if kind == 'incr' then
-        local v = redis.call('INCR', key)
-        if v == 1 and ttl > 0 then redis.call('EXPIRE', key, ttl) end
-      elseif kind == 'decr' then
-        local v = tonumber(redis.call('GET', key) or '0')
-        if v > 0 then redis.call('DECR', key) end
-      elseif kind == 'hset' then
-        redis.call('HSET', key, field, val)
-      elseif kind == 'set' then
-        if ttl > 0 then redis.call('SET', key, val, 'EX', ttl) else redis.call('SET', key, val) end
-      elseif kind == 'del' then
-        redis.call('DEL', key)
-      end
-    end
-    a = a + 5
-  end
-  out[#out + 1] = ok and '1' or '0'
-end
-return table.concat(out)
-"""
-
-APPLY_LUA = """
-local k = 1
-if ARGV[1] == '1' then
-  if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-  k = 2
-end
-local a = 2
-while a <= #ARGV do
-  local kind = ARGV[a]; local field = ARGV[a + 1]; local val = ARGV[a + 2]
-  local ttl = tonumber(ARGV[a + 3])
-  local key = KEYS[k]
+#: One ledger write (an ``Op``), shared by the single and the batch APPLY scripts.
+_APPLY_OP_LUA = """
+local function apply_op(kind, key, field, val, ttl)
   if kind == 'incr' then
     local n = redis.call('INCR', key)
     if n == 1 and ttl > 0 then redis.call('EXPIRE', key, ttl) end
@@ -141,6 +97,40 @@ while a <= #ARGV do
   elseif kind == 'del' then
     redis.call('DEL', key)
   end
+end
+"""
+
+#: Many APPLY items in one call (single node: keys travel in ARGV, like the batch reserve).
+#: ARGV per item: guard ("" for none), number of ops, then kind, key, field, value, ttl per op.
+#: Returns one character per item: "1" applied, "0" guard missing (already done).
+BATCH_APPLY_LUA = _APPLY_OP_LUA + """
+local out = {}
+local a = 1
+while a <= #ARGV do
+  local guard = ARGV[a]; local n = tonumber(ARGV[a + 1]); a = a + 2
+  local ok = guard == '' or redis.call('DEL', guard) == 1
+  if ok then
+    for i = 0, n - 1 do
+      local b = a + 5 * i
+      apply_op(ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4]))
+    end
+  end
+  a = a + 5 * n
+  out[#out + 1] = ok and '1' or '0'
+end
+return table.concat(out)
+"""
+
+# KEYS: [guard], op keys...; ARGV: has_guard, then per op: kind, field, value, ttl
+APPLY_LUA = _APPLY_OP_LUA + """
+local k = 1
+if ARGV[1] == '1' then
+  if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+  k = 2
+end
+local a = 2
+while a <= #ARGV do
+  apply_op(ARGV[a], KEYS[k], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]))
   a = a + 4; k = k + 1
 end
 return 1
