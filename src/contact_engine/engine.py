@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 from sqlalchemy import insert, select, update
@@ -53,6 +52,7 @@ from contact_engine.channels.simulated.network import report_of
 from contact_engine.clock import Clock, SystemClock
 from contact_engine.compliance.auditor import Violation, audit
 from contact_engine.compliance.router import GateRouter, jurisdiction_of
+from contact_engine.compliance.timezones import address_zone
 from contact_engine.config import Settings
 from contact_engine.dispatch.keys import DispatchKeys
 from contact_engine.dispatch.queue import DispatchQueue
@@ -129,7 +129,6 @@ class Engine:
         self._early: list[ProviderReport] = []
         self._early_seen: dict[tuple[str, str, str], float] = {}
         self._synth: Any = None
-        self._zones: dict[str, ZoneInfo] = {}
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -231,12 +230,6 @@ class Engine:
         return out
 
     # -- content -----------------------------------------------------------------------
-    def _zone(self, name: str) -> ZoneInfo:
-        z = self._zones.get(name)
-        if z is None:
-            z = self._zones[name] = ZoneInfo(name)
-        return z
-
     def compose(self, intent: Intent, account: Account, now: datetime) -> OutboundContact:
         """Render the intent's script for its party (third parties never hear the debt)."""
         party = next((p for p in account.parties if p.id == intent.party_id), None)
@@ -244,8 +237,8 @@ class Engine:
         debtor = next((p for p in account.parties if p.role is Role.DEBTOR), None)
         s = self.settings.scripts
         zh = intent.language.lower().startswith("zh")
-        tz = account.address.timezone or ("Asia/Shanghai" if account.address.country == "CN" else None)
-        local = now.astimezone(self._zone(tz)) if tz else now
+        zone = address_zone(account.address)  # the planner's zone too
+        local = now.astimezone(zone) if zone else now
         variables = {
             "name": (debtor.name if debtor and debtor.name else ("客户" if zh else "customer")),
             "creditor": s.creditor_zh if zh else s.creditor_en, "agent": s.agent_id,

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from contact_engine.campaigns.model import Campaign, Step
-from contact_engine.compliance.timezones import address_zones
+from contact_engine.compliance.timezones import address_zone
 from contact_engine.domain import (
     Account,
     AccountStatus,
@@ -48,29 +48,12 @@ def _audience(step: Step, account: Account) -> Iterator[Party]:
             yield party
 
 
-_ZONES: dict[str, ZoneInfo] = {}
-
-
-def _zone(name: str) -> ZoneInfo:
-    z = _ZONES.get(name)
-    if z is None:
-        z = _ZONES[name] = ZoneInfo(name)
-    return z
-
-
-def _account_zone(account: Account) -> ZoneInfo | None:
-    """The zone of the account's address when it names exactly one (else None)."""
-    a = account.address
-    zones = address_zones(a.country, a.region, a.timezone)
-    return _zone(zones[0]) if len(zones) == 1 else None
-
-
 def plan_account(campaign: Campaign, account: Account, day: date,
                  steps: tuple[Step, ...] | None = None) -> Iterator[Intent]:
     """The intents ``campaign`` plans for ``account`` on local ``day`` (for ``steps``, default all)."""
     if _stopped(campaign, account) or campaign.handoff_for(account, day) is not None:
         return
-    zone = _account_zone(account) or _zone(campaign.timezone)
+    zone = address_zone(account.address) or ZoneInfo(campaign.timezone)
     for step in steps if steps is not None else campaign.steps:
         if not step.due_on(account, day):
             continue

@@ -82,6 +82,12 @@ def address_zones(country: str | None, region: str | None, timezone: str | None)
     return zones if len(zones) == 1 else ()
 
 
+def address_zone(address: Address) -> ZoneInfo | None:
+    """The one zone an address names (None when it names none or several)."""
+    zones = address_zones(address.country, address.region, address.timezone)
+    return ZoneInfo(zones[0]) if len(zones) == 1 else None
+
+
 _PHONE_ZONE_CACHE: dict[str, tuple[str, ...]] = {}
 
 
