@@ -106,13 +106,8 @@ async def _settled(settings: Settings) -> tuple[bool, dict[str, int]]:
         open_ids = set(await engine.intents.open_ids())
         waiting = await engine.queue.waiting()
         in_stream = await engine.queue.stream_length()
-    pending = await _pending(settings)
+        pending = await engine.queue.pending()
     return len(open_ids) == waiting and in_stream == 0 and pending == 0, counts
-
-
-async def _pending(settings: Settings) -> int:
-    async with Engine.open(settings, adapters={}) as engine:
-        return await engine.queue.pending()
 
 
 @pytest.mark.timeout(400)
