@@ -143,7 +143,7 @@ class DispatchQueue:
 
     async def claim(self, intent_id: str, owner: str) -> bool:
         """SET NX of the intent id: True for the one worker that may call the provider."""
-        return bool(await self._r.set(self.keys.claim(intent_id), owner, nx=True, ex=self._claim_ttl_s))
+        return (await self.claim_many([intent_id], owner))[0]
 
     async def claim_many(self, intent_ids: list[str], owner: str) -> list[bool]:
         """``claim`` for many intents in one script call (one Redis node)."""
@@ -178,6 +178,7 @@ class DispatchQueue:
         return {i: o is not None and alive.get(o, False) for i, o in zip(intent_ids, owners, strict=True)}
 
     async def unclaim_many(self, intent_ids: list[str]) -> None:
+        """Free claims (the intents were deferred, not sent)."""
         if intent_ids:
             await self._r.delete(*[self.keys.claim(i) for i in intent_ids])
 
@@ -203,10 +204,6 @@ class DispatchQueue:
     async def stream_length(self) -> int:
         return int(await self._r.xlen(self.keys.stream))
 
-    async def unclaim(self, intent_id: str) -> None:
-        """Free a claim (the intent was deferred, not sent)."""
-        await self._r.delete(self.keys.claim(intent_id))
-
     async def claimed_by(self, intent_id: str) -> str | None:
         """Who claimed ``intent_id``, if anyone."""
         value = await self._r.get(self.keys.claim(intent_id))
@@ -214,7 +211,4 @@ class DispatchQueue:
 
     async def ack(self, entry_id: str) -> None:
         """Acknowledge and delete a handled entry."""
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.xack(self.keys.stream, self.keys.group, entry_id)
-            pipe.xdel(self.keys.stream, entry_id)
-            await pipe.execute()
+        await self.ack_many([entry_id])
