@@ -306,19 +306,10 @@ class AccountRepository:
                     _upsert(conn, contact_points, ["party_id", "kind", "value"]), c_rows)
 
     async def set_status(self, account_id: str, status: AccountStatus) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(update(accounts).where(accounts.c.id == account_id)
-                               .values(status=status.value, updated_at=datetime.now(UTC)))
+        await self.apply_effects(statuses={account_id: status})
 
     async def add_hold(self, account_id: str, hold: HoldKind) -> None:
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(select(accounts.c.holds)
-                                      .where(accounts.c.id == account_id))).first()
-            if row is None:
-                return
-            holds = sorted(set(row.holds) | {hold.value})
-            await conn.execute(update(accounts).where(accounts.c.id == account_id)
-                               .values(holds=holds, updated_at=datetime.now(UTC)))
+        await self.apply_effects(holds={account_id: {hold}})
 
     async def apply_payment(self, account_id: str, amount: Decimal, at: datetime,
                             source: str) -> Decimal:
