@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,35 @@ def _legend(
     return parts, y
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """The plot area of a vertical bar chart (inside its axes and legend)."""
+
+    left: float
+    width: float
+    bottom: float
+    height: float
+
+
+def _bar_frame(chart_id: str, title: str, max_value: float, legend_items: Sequence[tuple[str, str]],
+               top_pad: float) -> tuple[list[str], _Plot | None]:
+    """Open a vertical bar chart: the frame, then "no data" (plot None) when ``max_value`` is
+    not positive, else the legend above the plot (``top_pad`` below it) and the y axis."""
+    width, height = CHART_WIDTH, CHART_HEIGHT
+    plot_left, plot_right = MARGIN_LEFT, width - MARGIN_RIGHT
+    plot_bottom = height - MARGIN_BOTTOM
+    parts = _svg_open(chart_id, title, width, height)
+    if max_value <= 0:
+        parts.append(_no_data(width, height))
+        return parts, None
+    legend, legend_y = _legend(legend_items, plot_left, MARGIN_TOP - 4, plot_right)
+    plot_top = legend_y + top_pad
+    plot = _Plot(plot_left, plot_right - plot_left, plot_bottom, plot_bottom - plot_top)
+    parts += _y_axis(max_value, plot_left, plot_right, plot_bottom, plot.height)
+    parts += legend
+    return parts, plot
+
+
 def _day_label(day: str) -> str:
     """``2026-11-01`` -> ``11-01``; anything else as given."""
     if len(day) == 10 and day[4] == "-" and day[7] == "-":
@@ -344,24 +374,13 @@ def _attempts_chart(report: Mapping[str, Any]) -> str:
     totals = [sum(values[ch][i] for ch in channels) for i in range(len(days))]
     max_total = max(totals, default=0)
 
-    width, height = CHART_WIDTH, CHART_HEIGHT
-    plot_left, plot_right = MARGIN_LEFT, width - MARGIN_RIGHT
-    plot_bottom = height - MARGIN_BOTTOM
-
-    parts = _svg_open("attempts-by-day", "Attempts by day / 每日触达尝试", width, height)
-    if max_total <= 0:
-        parts.append(_no_data(width, height))
+    colors = {ch: _color(ch, CHANNEL_COLORS, i) for i, ch in enumerate(channels)}
+    parts, plot = _bar_frame("attempts-by-day", "Attempts by day / 每日触达尝试", max_total,
+                             [(ch, colors[ch]) for ch in channels], top_pad=14)
+    if plot is None:
         parts.append("</svg>")
         return "\n".join(parts)
-
-    colors = {ch: _color(ch, CHANNEL_COLORS, i) for i, ch in enumerate(channels)}
-    legend, legend_y = _legend(
-        [(ch, colors[ch]) for ch in channels], plot_left, MARGIN_TOP - 4, plot_right
-    )
-    plot_top = legend_y + 14
-    plot_w, plot_h = plot_right - plot_left, plot_bottom - plot_top
-    parts += _y_axis(max_total, plot_left, plot_right, plot_bottom, plot_h)
-    parts += legend
+    plot_left, plot_w, plot_bottom, plot_h = plot.left, plot.width, plot.bottom, plot.height
 
     slot = plot_w / len(days)
     bar_w = slot * 0.7
@@ -411,24 +430,14 @@ def _outcomes_chart(report: Mapping[str, Any]) -> str:
     outcomes = _ordered(names, OUTCOME_ORDER)
     max_value = max((v for counts in by_channel.values() for v in counts.values()), default=0)
 
-    width, height = CHART_WIDTH, CHART_HEIGHT
-    plot_left, plot_right = MARGIN_LEFT, width - MARGIN_RIGHT
-    plot_bottom = height - MARGIN_BOTTOM
-
-    parts = _svg_open("outcomes-by-channel", "Outcomes by channel / 各渠道结果", width, height)
-    if max_value <= 0:
-        parts.append(_no_data(width, height))
+    colors = {name: _color(name, OUTCOME_COLORS, i) for i, name in enumerate(outcomes)}
+    # room above the tallest bar for its value label
+    parts, plot = _bar_frame("outcomes-by-channel", "Outcomes by channel / 各渠道结果", max_value,
+                             [(name, colors[name]) for name in outcomes], top_pad=26)
+    if plot is None:
         parts.append("</svg>")
         return "\n".join(parts)
-
-    colors = {name: _color(name, OUTCOME_COLORS, i) for i, name in enumerate(outcomes)}
-    legend, legend_y = _legend(
-        [(name, colors[name]) for name in outcomes], plot_left, MARGIN_TOP - 4, plot_right
-    )
-    plot_top = legend_y + 26  # room for the value labels above the tallest bar
-    plot_w, plot_h = plot_right - plot_left, plot_bottom - plot_top
-    parts += _y_axis(max_value, plot_left, plot_right, plot_bottom, plot_h)
-    parts += legend
+    plot_left, plot_w, plot_bottom, plot_h = plot.left, plot.width, plot.bottom, plot.height
 
     slot = plot_w / len(channels)
     parts.append('<g id="outcomes-by-channel" class="bars">')
