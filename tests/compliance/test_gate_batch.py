@@ -196,3 +196,20 @@ async def test_commit_many_matches_commit_one_by_one(redis: aioredis.Redis, redi
     # reservation ids differ between the runs; everything else must be equal
     strip = [{k: v for k, v in st.items() if "resv" not in k and "res:" not in k} for st in states]
     assert strip[0] == strip[1] and strip[0]
+
+
+@pytest.mark.parametrize("batch", [True, False])
+async def test_read_many_reads_what_single_reads_read(batch: bool, redis: aioredis.Redis, redis_prefix: str) -> None:
+    ledger = RedisLedger(redis, batch=batch)
+    p = redis_prefix
+    await redis.hset(f"{p}{{A1}}:flags", mapping={"hold:dispute": "p", "cool:x": "1772000000"})
+    await redis.mset({f"{p}{{A1}}:c1": "2", f"{p}{{A2}}:c1": "5"})
+    items = [(f"{p}{{A1}}:flags", ["hold:dispute", "nope"], [f"{p}{{A1}}:c1", f"{p}{{A1}}:c2"]),
+             (f"{p}{{A2}}:flags", [], [f"{p}{{A2}}:c1"]),
+             (f"{p}{{A1}}:flags", ["cool:x"], []),
+             ("", [], [])]
+    expected = [(await ledger.get_fields(h, f), await ledger.get_many(k)) for h, f, k in items]
+    assert expected[0] == (["p", None], ["2", None]) and expected[1] == ([], ["5"])
+    assert await ledger.read_many(items) == expected
+    assert await MemoryLedger().read_many(items) == [([None] * len(f), [None] * len(k)) for _h, f, k in items]
+    assert await ledger.read_many([("", [], [])]) == [([], [])]

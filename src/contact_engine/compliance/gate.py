@@ -28,6 +28,7 @@ from contact_engine.compliance.ledger import (
     Op,
     RedisLedger,
     ReserveRequest,
+    ReserveResult,
 )
 from contact_engine.compliance.ledger.keys import GateKeys
 from contact_engine.compliance.policy import (
@@ -449,16 +450,24 @@ class Gate:
         return any(c.kind.value == rule.requires and c.given_at <= now for c in party.consents)
 
     # -- explaining -----------------------------------------------------------------
-    async def _explain(self, plan: _Plan, failed_flags: Sequence[int], failed_groups: Sequence[int],
-                       lock_held: bool, now: datetime) -> list[Denial]:
+    @staticmethod
+    def _reads(plan: _Plan, res: ReserveResult) -> tuple[str, list[str], list[str]]:
+        """What explaining a denial reads: the failed flags' fields, the failed groups' keys."""
+        req = plan.request
+        if plan.template is None:
+            return "", [], []
+        return (req.flags_key, [req.flags[i] for i in res.failed_flags],
+                [key for i in res.failed_groups for key in req.groups[i].keys])
+
+    def _explain(self, plan: _Plan, res: ReserveResult, fvalues: Sequence[str | None],
+                 values: Sequence[str | None], now: datetime) -> list[Denial]:
+        """The denials of a plan, from the reserve result and the values ``_reads`` named."""
         req = plan.request
         tpl = plan.template
         denials = list(plan.static)
         if tpl is None:
             return denials
-        fvalues = await self.ledger.get_fields(req.flags_key, [req.flags[i] for i in failed_flags])
-        gkeys = [key for i in failed_groups for key in req.groups[i].keys]
-        values = await self.ledger.get_many(gkeys)
+        failed_flags, failed_groups, lock_held = res.failed_flags, res.failed_groups, res.lock_held
         for i, v in zip(failed_flags, fvalues, strict=True):
             for rule_id, reason, permanent in tpl.flags[i].rules:
                 if permanent or v in (None, "p"):
@@ -553,14 +562,19 @@ class Gate:
                     if res.ok and not plan.request.dry_run and plan.request.reservation_key:
                         await self.release(plan.request.reservation_key)
             raise failure[0]
+        denied = [i for i, (plan, res) in enumerate(zip(plans, results, strict=True))
+                  if not (res.ok and not plan.static)]
+        # one read for every denial of the batch (counts and flags, for the reasons)
+        read = await self.ledger.read_many([self._reads(plans[i], results[i]) for i in denied])
+        explained = dict(zip(denied, read, strict=True))
         out: list[Decision] = []
-        for plan, res in zip(plans, results, strict=True):
-            if res.ok and not plan.static:
+        for i, (plan, res) in enumerate(zip(plans, results, strict=True)):
+            if i not in explained:
                 rid = None if dry_run else plan.request.reservation_key
                 out.append(Decision(True, (), None, dict(self.policy_versions), rid, now))
                 continue
-            denials = await self._explain(plan, res.failed_flags, res.failed_groups,
-                                          res.lock_held, now)
+            fvalues, values = explained[i]
+            denials = self._explain(plan, res, fvalues, values, now)
             out.append(Decision(False, tuple(denials), self._next_allowed(denials, plan, now),
                                 dict(self.policy_versions), None, now))
         return out

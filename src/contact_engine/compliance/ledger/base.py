@@ -99,5 +99,13 @@ class Ledger(ABC):
     @abstractmethod
     async def get_fields(self, key: str, fields: Sequence[str]) -> list[str | None]: ...
 
+    async def read_many(self, items: Sequence[tuple[str, Sequence[str], Sequence[str]]]
+                        ) -> list[tuple[list[str | None], list[str | None]]]:
+        """For each (hash key, fields, keys): the fields' values and the keys' values.
+
+        What explaining a batch of denials reads; a ledger may read it all in one round
+        trip."""
+        return [(await self.get_fields(h, f), await self.get_many(k)) for h, f, k in items]
+
     async def aclose(self) -> None:  # noqa: B027 - optional
         """Release connections."""

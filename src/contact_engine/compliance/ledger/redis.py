@@ -412,3 +412,34 @@ class RedisLedger(Ledger):
             return []
         return [v if v is None or isinstance(v, str) else v.decode()
                 for v in await self._r.hmget(key, list(fields))]
+
+    async def read_many(self, items: Sequence[tuple[str, Sequence[str], Sequence[str]]]
+                        ) -> list[tuple[list[str | None], list[str | None]]]:
+        """One pipeline for all: an HMGET per item with fields, and one MGET of every key
+        on a single node (one MGET per item on a cluster, where one item's keys share a
+        slot but different items' do not)."""
+        every = [k for _h, _f, keys in items for k in keys]
+        if not any(fields for _h, fields, _k in items) and not every:
+            return [([], []) for _ in items]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for h, fields, keys in items:
+                if fields:
+                    pipe.hmget(h, list(fields))
+                if keys and not self._batch:
+                    pipe.mget(list(keys))
+            if every and self._batch:
+                pipe.mget(every)
+            replies = iter([[v if v is None or isinstance(v, str) else v.decode() for v in r]
+                            for r in await pipe.execute()])
+        out: list[tuple[list[str | None], list[str | None]]] = []
+        for _h, fields, keys in items:
+            fvals = next(replies) if fields else []
+            kvals = next(replies) if keys and not self._batch else []
+            out.append((fvals, kvals))
+        if every and self._batch:
+            flat = next(replies)
+            pos = 0
+            for i, (_h, _f, keys) in enumerate(items):
+                out[i] = (out[i][0], flat[pos:pos + len(keys)])
+                pos += len(keys)
+        return out
