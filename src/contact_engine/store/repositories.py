@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -36,6 +36,7 @@ from contact_engine.domain import (
     Role,
 )
 from contact_engine.domain.events import Event
+from contact_engine.store.bulk import BulkStatement
 from contact_engine.store.tables import (
     accounts,
     attempt_outcomes,
@@ -47,6 +48,19 @@ from contact_engine.store.tables import (
     parties,
     payments,
 )
+
+_DECISION_COLUMNS = ("id", "at", "account_id", "party_id", "intent_id", "channel", "mode", "contact_point",
+                     "allowed", "denied_by", "next_allowed_at", "policy_versions", "reservation_id")
+_INSERT_DECISIONS = BulkStatement.insert(decisions, _DECISION_COLUMNS)
+_INSERT_ATTEMPTS = BulkStatement.insert(attempts, [c.name for c in attempts.c])
+_INSERT_OUTCOMES = BulkStatement.insert(attempt_outcomes, ["attempt_id", "at", "status", "outcome", "provider_ref",
+                                                           "duration_s", "detail", "received_at"])
+_INSERT_INTENTS = BulkStatement.insert(intents, [c.name for c in intents.c if c.name != "last_rule"])
+_SET_INTENT_STATUS = BulkStatement(
+    update(intents).where(intents.c.id == bindparam("k"))
+    .values(status=bindparam("s"), last_rule=bindparam("r"), updated_at=bindparam("u"), tries=intents.c.tries + literal_column("1")),
+    {"k": intents.c.id.type, "s": intents.c.status.type, "r": intents.c.last_rule.type,
+     "u": intents.c.updated_at.type})
 
 #: Terminal intent states (an intent in any other state still waits somewhere).
 INTENT_DONE = frozenset({"sent", "dropped", "failed", "gone", "stopped"})
@@ -356,8 +370,7 @@ class IntentRepository:
                 known |= {r[0] for r in await conn.execute(
                     select(intents.c.id).where(intents.c.id.in_(ids[start:start + 900])))}
             fresh = [r for r in rows if r["id"] not in known]
-            if fresh:
-                await conn.execute(insert(intents), fresh)
+            await _INSERT_INTENTS.run(conn, fresh)
         return {str(r["id"]) for r in fresh}
 
     async def set_status_many(self, changes: Sequence[tuple[str, str, str | None]], at: datetime) -> None:
@@ -366,9 +379,7 @@ class IntentRepository:
             return
         rows = [{"k": k, "s": s, "r": r, "u": at} for k, s, r in changes]
         async with self._engine.begin() as conn:
-            await conn.execute(update(intents).where(intents.c.id == bindparam("k"))
-                               .values(status=bindparam("s"), last_rule=bindparam("r"),
-                                       updated_at=bindparam("u"), tries=intents.c.tries + 1), rows)
+            await _SET_INTENT_STATUS.run(conn, rows)
 
     async def counts(self) -> dict[str, int]:
         """How many intents are in each status."""
@@ -433,14 +444,10 @@ class AuditRepository:
         if not (decided or placed or outcomes):
             return
         async with self._engine.begin() as conn:
-            if decided:
-                await conn.execute(insert(decisions), [_decision_row(i, r, d, at) for i, r, d, at in decided])
-            if placed:
-                await conn.execute(insert(attempts), list(placed))
-            if outcomes:
-                await conn.execute(insert(attempt_outcomes),
-                                   [{"provider_ref": None, "duration_s": None, "detail": {},
-                                     "received_at": o.get("at"), **o} for o in outcomes])
+            await _INSERT_DECISIONS.run(conn, [_decision_row(i, r, d, at) for i, r, d, at in decided])
+            await _INSERT_ATTEMPTS.run(conn, placed)
+            await _INSERT_OUTCOMES.run(conn, [{"provider_ref": None, "duration_s": None, "detail": {},
+                                               "received_at": o.get("at"), **o} for o in outcomes])
 
     async def attempts_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored attempts among ``ids``."""
