@@ -2,20 +2,24 @@
 
 Runs the demo's engine path on embedded defaults (SQLite and the embedded Redis in a
 temporary folder, the simulated provider, no call audio) and prints wall time (import and
-simulation), attempts per second and peak memory: this process's peak RSS and the
-embedded redis-server's. With ``--audit`` the independent auditor runs after, timed apart.
-Asserts nothing.
+simulation), attempts per second and peak memory. ``--workers N`` (default: one per core)
+splits the accounts into N shards run by N processes (``contact_engine.shards``); with 1
+the simulation runs in this process. Memory is the peak of the summed RSS of this process
+and all its children (shard processes, the embedded redis-server), sampled every 0.2 s.
+With ``--audit`` the independent auditor runs after, timed apart. Asserts nothing.
 
-    .venv/bin/python benchmarks/campaign.py [--accounts 100000] [--days 30] [--audio] [--audit]
+    .venv/bin/python benchmarks/campaign.py [--accounts 100000] [--days 30] [--workers N] [--audio] [--audit]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,11 +30,57 @@ def _mib(kib: int) -> float:
     return kib / 1024
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Summed VmRSS (KiB) of ``root`` and its descendants, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except OSError:
+            continue
+    return total
+
+
+class PeakMemory(threading.Thread):
+    """Samples the process tree's summed RSS until stopped; ``peak_kib`` is the highest."""
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.interval_s = interval_s
+        self.peak_kib = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak_kib = max(self.peak_kib, _tree_rss_kib(os.getpid()))
+            self._stop_event.wait(self.interval_s)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak_kib
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="shard processes (default: one per core; 1: run in this process)")
     parser.add_argument("--audio", action="store_true", help="synthesise call recordings too")
     parser.add_argument("--audit", action="store_true", help="run the independent auditor after (timed apart)")
     args = parser.parse_args()
@@ -45,13 +95,18 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ce-bench-") as tmp:
         data = Path(tmp) / "var"
         settings = demo_settings(data)
+        memory = PeakMemory()
+        memory.start()
         t0 = time.perf_counter()
         report = await run_demo(accounts=args.accounts, days=args.days, seed=args.seed, data_dir=data,
-                                audio=args.audio, progress=progress, settings=settings, check=args.audit)
+                                audio=args.audio, progress=progress, settings=settings, check=args.audit,
+                                workers=args.workers)
         wall = time.perf_counter() - t0
+        peak_kib = memory.stop()
     attempts = sum(report["attempts"].values())
     print(f"accounts                {args.accounts:,}")
     print(f"simulated days          {args.days}")
+    print(f"workers                 {args.workers}")
     print(f"attempts                {attempts:,}  {report['attempts']}")
     print(f"intents                 {report['intents']}")
     print(f"denials                 {sum(report['denied'].values()):,}")
@@ -61,9 +116,11 @@ async def main() -> None:
     print(f"wall time               {campaign_s:.1f} s  (simulation {sim_s:.1f} s, import and setup "
           f"{campaign_s - sim_s:.1f} s)" + (f"; audit {report['timing']['audit_s']:.1f} s more" if args.audit else ""))
     print(f"attempts per second     {attempts / campaign_s:,.0f}  (simulation only: {report['timing']['attempts_per_s']:,.0f})")
+    print(f"peak memory, all        {_mib(peak_kib):.0f} MiB  (summed RSS of this process and its children, "
+          "sampled)")
     print(f"peak RSS, this process  {_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss):.0f} MiB")
-    print(f"peak RSS, children      {_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss):.0f} MiB "
-          "(embedded redis-server)")
+    print(f"peak RSS, largest child {_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss):.0f} MiB "
+          "(a shard process or the embedded redis-server)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -87,6 +88,11 @@ EARLY_REPORTS_MAX = 10_000
 _HOLD_OF = {Outcome.DISPUTE: HoldKind.DISPUTE, Outcome.CEASE: HoldKind.CEASE}
 
 
+def shard_of(account_id: str, shards: int) -> int:
+    """The shard (0 .. shards-1) that holds ``account_id``: stable across processes and runs."""
+    return zlib.crc32(account_id.encode()) % shards
+
+
 @dataclass
 class EngineStats:
     """Running totals (what the demo reports)."""
@@ -102,6 +108,20 @@ class EngineStats:
     collected: Decimal = Decimal("0")
     handoffs: Counter[str] = field(default_factory=Counter)
     planned: int = 0
+
+    def merge(self, other: EngineStats) -> None:
+        """Add ``other``'s totals to these (engines of several shards)."""
+        for mine, theirs in ((self.attempts, other.attempts), (self.outcomes, other.outcomes),
+                             (self.denied, other.denied), (self.results, other.results),
+                             (self.handoffs, other.handoffs)):
+            mine.update(theirs)
+        for channel, counts in other.outcomes_by_channel.items():
+            self.outcomes_by_channel.setdefault(channel, Counter()).update(counts)
+        self.recordings += other.recordings
+        self.recordings_failed += other.recordings_failed
+        self.rule_breaks_seeded += other.rule_breaks_seeded
+        self.collected += other.collected
+        self.planned += other.planned
 
 
 class Engine:
@@ -129,6 +149,8 @@ class Engine:
         self._early: list[ProviderReport] = []
         self._early_seen: dict[tuple[str, str, str], float] = {}
         self._synth: Any = None
+        #: (i, n): this engine plans and hands off only the accounts of shard i of n
+        self.shard: tuple[int, int] | None = None
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -187,6 +209,10 @@ class Engine:
             yield engine
 
     # -- accounts ----------------------------------------------------------------------
+    def owns(self, account_id: str) -> bool:
+        """Whether this engine's shard holds ``account_id`` (always, without shards)."""
+        return self.shard is None or shard_of(account_id, self.shard[1]) == self.shard[0]
+
     def cache_accounts(self, max_size: int) -> None:
         """Keep up to ``max_size`` accounts in memory between planning and dispatch.
 
@@ -282,6 +308,8 @@ class Engine:
             return len(keep)
 
         ids = await self.accounts.due_ids(sorted(campaign.due_dates(day, steps)), statuses=statuses)
+        if self.shard is not None:
+            ids = [i for i in ids if self.owns(i)]
         for start in range(0, len(ids), batch):
             loaded = await self.load_accounts(ids[start:start + batch])
             for account_id in ids[start:start + batch]:
@@ -308,7 +336,8 @@ class Engine:
             async with self.db.begin() as conn:
                 ids = [r[0] for r in await conn.execute(
                     select(accounts_table.c.id).where(accounts_table.c.due_date <= cutoff,
-                                                      accounts_table.c.status.in_(open_states)))]
+                                                      accounts_table.c.status.in_(open_states)))
+                       if self.owns(r[0])]
                 if not ids:
                     continue
                 for start in range(0, len(ids), 900):

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from contact_engine.campaigns.model import Campaign, Step
@@ -33,6 +34,20 @@ class DaySeries:
     attempts: dict[str, list[int]] = field(default_factory=lambda: {"sms": [], "voice": [], "email": []})
     denied: list[int] = field(default_factory=list)
     collected: list[str] = field(default_factory=list)
+
+    def merge(self, other: DaySeries) -> None:
+        """Add ``other``'s figures day by day (shards of one run: the same days)."""
+        if not self.days:
+            self.days = list(other.days)
+            self.attempts = {ch: [0] * len(other.days) for ch in other.attempts}
+            self.denied = [0] * len(other.days)
+            self.collected = ["0.00"] * len(other.days)
+        if other.days != self.days:
+            raise ValueError("series of different days")
+        for ch, counts in other.attempts.items():
+            self.attempts[ch] = [a + b for a, b in zip(self.attempts[ch], counts, strict=True)]
+        self.denied = [a + b for a, b in zip(self.denied, other.denied, strict=True)]
+        self.collected = [f"{Decimal(a) + Decimal(b):.2f}" for a, b in zip(self.collected, other.collected, strict=True)]
 
 
 @dataclass

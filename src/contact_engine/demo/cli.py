@@ -24,12 +24,13 @@ def demo(
                                      "(default: report.html in the working folder)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Synthesise call recordings."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Working folder (default var/demo); an earlier demo's folder is wiped, any other non-empty folder is refused."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes, each running a shard of the accounts (default: one per core, at most 4; 1: one process)."),
 ) -> None:
     """Run the engine for a simulated month on a generated portfolio. / 模拟运行一个月的催收活动。"""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from contact_engine.config import load_settings
-    from contact_engine.demo.run import run_demo
+    from contact_engine.demo.run import default_workers, run_demo
 
     base = data_dir or (load_settings().data_dir / "demo")
     labels = {"import": "Importing accounts / 导入账户", "days": "Simulating days / 模拟天数",
@@ -44,7 +45,7 @@ def demo(
             bar.update(tasks[stage], completed=done, total=total)
 
         report = run(run_demo(accounts=accounts, days=days, seed=seed, data_dir=base, audio=audio,
-                              progress=progress))
+                              progress=progress, workers=workers or default_workers()))
     from contact_engine.cli_support import console
     from contact_engine.demo.report import render_console, write_html
 

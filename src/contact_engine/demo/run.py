@@ -9,6 +9,7 @@ dict of CONTRACTS.md (``demo``) plus per-day series for the charts.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,7 +27,9 @@ from contact_engine.config import Settings, load_settings
 from contact_engine.demo.portfolio import generate
 from contact_engine.engine import Engine
 from contact_engine.errors import UserError
+from contact_engine.shards import run_shards
 from contact_engine.simulation import run_days
+from contact_engine.store.redis import redis_url_of
 from contact_engine.store.tables import recordings
 
 #: A Monday; the US moves to daylight time during the month (2026-03-08).
@@ -36,6 +39,11 @@ Progress = Callable[[str, int, int], None]
 
 
 MARKER = ".contact-engine-demo"
+
+
+def default_workers() -> int:
+    """Shard processes of a demo run: one per core, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def demo_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -57,18 +65,22 @@ def demo_settings(data_dir: Path, **overrides: Any) -> Settings:
 async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_dir: Path,
                    start: date = DEFAULT_START, audio: bool = True,
                    progress: Progress | None = None, settings: Settings | None = None,
-                   cache_size: int = 200_000, check: bool = True) -> dict[str, Any]:
+                   cache_size: int = 200_000, check: bool = True, workers: int = 1) -> dict[str, Any]:
     """Run the demo and return its report (see CONTRACTS.md).
 
     ``check=False`` skips the auditor (benchmarks time the campaign alone); ``violations``
-    is then None.
+    is then None. ``workers`` > 1 splits the accounts into that many shards, each run by
+    its own process (see ``contact_engine.shards``).
     """
+    if workers < 1:
+        raise UserError(f"workers must be at least 1, not {workers}")
     t0 = time.perf_counter()
     settings = settings or demo_settings(data_dir)
     clock = SimulatedClock(datetime.combine(start, datetime.min.time(), ZoneInfo("Asia/Shanghai")))
     portfolio = list(generate(accounts, start, seed))
     async with Engine.open(settings, clock=clock, simulate=True, seed=seed, audio=audio, adapters={}) as engine:
-        engine.cache_accounts(cache_size)
+        if workers == 1:
+            engine.cache_accounts(cache_size)
         for i in range(0, len(portfolio), 2000):
             await engine.accounts.upsert_many(portfolio[i:i + 2000])
             engine.prime(portfolio[i:i + 2000])
@@ -82,7 +94,15 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
             if progress:
                 progress("days", n + 1, days)
 
-        result = await run_days(engine, [campaign], start, days, on_day=tick)
+        if workers == 1:
+            result = await run_days(engine, [campaign], start, days, on_day=tick)
+        else:
+            sharded = await run_shards(settings, redis_url=redis_url_of(engine.redis, settings), shards=workers,
+                                       campaign_id=campaign.id, start=start, days=days, clock_start=clock.now(),
+                                       seed=seed, audio=audio, cache_size=cache_size,
+                                       on_day=lambda n: tick(n, start))
+            engine.stats.merge(sharded.stats)
+            result = sharded.result
         sim_done = time.perf_counter()
         violations = None
         if check:
@@ -123,6 +143,7 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
             "collected_by_day": result.series.collected,
         },
         "timing": {"wall_s": round(wall, 2), "simulation_s": round(result.wall_s, 2), "audit_s": round(audit_s, 2),
-                   "attempts_per_s": round(total / result.wall_s, 1) if result.wall_s else 0.0},
+                   "attempts_per_s": round(total / result.wall_s, 1) if result.wall_s else 0.0,
+                   "workers": workers},
         "data_dir": str(data_dir),
     }

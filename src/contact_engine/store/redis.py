@@ -156,6 +156,17 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         await server.stop()
 
 
+def redis_url_of(client: aioredis.Redis, settings: Settings) -> str:
+    """A URL other processes can open to reach ``client``'s server (the configured URL,
+    or the embedded server's unix socket)."""
+    if settings.redis_url:
+        return settings.redis_url
+    path = client.connection_pool.connection_kwargs.get("path")
+    if not path:
+        raise ValueError("the client has neither a configured URL nor a unix socket")
+    return f"unix://{path}"
+
+
 def embedded_redis_available() -> bool:
     try:
         return os.access(_embedded_binary(), os.X_OK)

@@ -1,0 +1,150 @@
+"""One simulated run in several processes: the portfolio split into shards by account.
+
+Everything the engine keeps per contact belongs to one account: gate counters and flags
+(their keys carry the account's hash tag), intents, attempts, holds and payments. So the
+accounts split into shards (crc32 of the id, see ``Engine.owns``) run as independent
+engines, each in its own process on its own simulated clock, over the same database and
+the same Redis server, each shard under its own key prefix (its own dispatch queue). The
+demo and the benchmark use this to run on every core: one simulated clock cannot be shared
+between processes cheaply, and shards need none. Production scales differently: any
+number of ``contact-engine worker`` processes share one stream on the real clock.
+
+A shard that fails stops the run: the others are stopped and the first error is raised
+with the shard's traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from contact_engine.campaigns.store import CampaignStore
+from contact_engine.clock import SimulatedClock
+from contact_engine.config import Settings
+from contact_engine.engine import Engine, EngineStats
+from contact_engine.simulation import DaySeries, SimulationResult, run_days
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """What one shard process runs."""
+
+    settings: Settings  # the shared database, the parent's Redis URL, this shard's key prefix
+    shard: tuple[int, int]
+    campaign_id: str
+    start: date
+    days: int
+    clock_start: datetime
+    seed: int
+    audio: bool
+    cache_size: int
+
+
+@dataclass
+class ShardsResult:
+    """The merged figures of every shard."""
+
+    stats: EngineStats
+    result: SimulationResult
+
+
+async def run_shard(job: ShardJob, on_day: Callable[[int], None] | None = None
+                    ) -> tuple[EngineStats, SimulationResult]:
+    """Run one shard in this process (the body of a shard process)."""
+    clock = SimulatedClock(job.clock_start)
+    async with Engine.open(job.settings, clock=clock, simulate=True, seed=job.seed, audio=job.audio,
+                           adapters={}) as engine:
+        engine.shard = job.shard
+        engine.cache_accounts(job.cache_size)
+        campaign, _yaml, _status = await CampaignStore(engine.db).get(job.campaign_id)
+
+        def day_done(n: int, _day: date) -> None:
+            if on_day is not None:
+                on_day(n)
+
+        result = await run_days(engine, [campaign], job.start, job.days, on_day=day_done)
+        return engine.stats, result
+
+
+def _shard_process(conn: Connection, job: ShardJob) -> None:
+    try:
+        stats, result = asyncio.run(run_shard(job, lambda n: conn.send(("day", n))))
+        conn.send(("done", (stats, result)))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+async def run_shards(settings: Settings, *, redis_url: str, shards: int, campaign_id: str,
+                     start: date, days: int, clock_start: datetime, seed: int, audio: bool,
+                     cache_size: int, on_day: Callable[[int], None] | None = None) -> ShardsResult:
+    """Run ``shards`` shard processes to the end and merge their figures.
+
+    The database must exist at the newest schema (the parent's engine is open on it:
+    shards do not race to migrate it). ``redis_url``: the Redis server every shard uses
+    (the parent's embedded one, say);
+    ``on_day(n)``: day ``n`` (0-based) is done in every shard.
+    """
+    if shards < 1:
+        raise ValueError("shards must be at least 1")
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")  # no fork of a running event loop
+    running: dict[Connection, tuple[int, Any]] = {}  # conn -> (shard, process)
+    for i in range(shards):
+        job = ShardJob(settings=settings.model_copy(update={
+            "redis_url": redis_url, "redis_key_prefix": f"{settings.redis_key_prefix}s{i}:"}),
+            shard=(i, shards), campaign_id=campaign_id, start=start, days=days, clock_start=clock_start,
+            seed=seed, audio=audio, cache_size=max(1, cache_size // shards))
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_shard_process, args=(child, job), name=f"contact-engine-shard-{i}")
+        proc.start()
+        child.close()
+        running[parent] = (i, proc)
+    done_days = [0] * shards
+    merged_stats = EngineStats()
+    series = DaySeries()
+    waiting = 0
+    pending = set(running)
+    try:
+        while pending:
+            ready = await asyncio.to_thread(wait, list(pending), 1.0)
+            for conn in ready:
+                assert isinstance(conn, Connection)
+                i, proc = running[conn]
+                try:
+                    kind, value = conn.recv()
+                except EOFError:
+                    proc.join(5)
+                    raise RuntimeError(f"shard {i} stopped without a result (exit code {proc.exitcode})") from None
+                if kind == "error":
+                    raise RuntimeError(f"shard {i} failed:\n{value}")
+                if kind == "day":
+                    before = min(done_days)
+                    done_days[i] = value + 1
+                    if on_day is not None and min(done_days) > before:
+                        on_day(min(done_days) - 1)
+                    continue
+                stats, result = value
+                merged_stats.merge(stats)
+                series.merge(result.series)
+                waiting += result.waiting_at_end
+                pending.discard(conn)
+    except BaseException:
+        for _i, proc in running.values():
+            if proc.is_alive():
+                proc.terminate()
+        raise
+    finally:
+        for conn, (_i, proc) in running.items():
+            proc.join(30)
+            conn.close()
+    return ShardsResult(merged_stats, SimulationResult(days=days, series=series, wall_s=time.perf_counter() - t0,
+                                                       waiting_at_end=waiting))
