@@ -51,6 +51,41 @@ async def test_iter_accounts_streams_in_order(db: AsyncEngine) -> None:
     assert await repo.count() == 25
 
 
+async def test_a_full_account_round_trips_and_an_upsert_replaces_it(db: AsyncEngine) -> None:
+    from dataclasses import replace
+
+    from contact_engine.domain import Address, Consent, ConsentKind, LineType, Product
+
+    debtor, contact = "F1/debtor", "F1/contact-1"
+    full = Account(
+        id="F1", due_date=date(2026, 2, 1), product=Product.LOAN, principal=Decimal("8000.00"),
+        balance=Decimal("1234.56"), currency="USD", status=AccountStatus.PROMISE,
+        holds=frozenset({HoldKind.DISPUTE, HoldKind.CEASE}),
+        address=Address(country="US", region="TX", postal_code="73301", timezone=None, city="Austin"),
+        risk="high", language="en-US",
+        parties=(
+            Party(id=debtor, role=Role.DEBTOR, name="Pat", language="en-US", opt_outs=frozenset({Channel.SMS}),
+                  consents=(Consent(ConsentKind.AUTODIAL_MOBILE, datetime(2025, 6, 1, tzinfo=UTC), "loan"),),
+                  contact_points=(
+                      ContactPoint(debtor, ContactKind.PHONE, "+15125550100", line_type=LineType.MOBILE,
+                                   opt_outs=frozenset({Channel.VOICE, Channel.SMS}), provenance="application"),
+                      ContactPoint(debtor, ContactKind.EMAIL, "pat@example.com"))),
+            Party(id=contact, role=Role.FAMILY, name="Lee", relationship="sibling", sensitive=True,
+                  designated_by_debtor=True, contact_points=(
+                      ContactPoint(contact, ContactKind.PHONE, "+15125550101", employer_provided=True),)),
+        ),
+    )
+    repo = AccountRepository(db)
+    await repo.upsert_many([full])
+    # parties come back in id order
+    assert await repo.get("F1") == replace(full, external_id="F1", parties=tuple(sorted(full.parties, key=lambda p: p.id)))
+    changed = replace(full, balance=Decimal("1.00"), holds=frozenset(), parties=full.parties[:1])
+    await repo.upsert_many([changed])
+    again = await repo.get("F1")
+    assert again is not None and again.balance == Decimal("1.00") and again.holds == frozenset()
+    assert {p.id: p for p in again.parties}[debtor] == full.parties[0]
+
+
 async def test_payment_holds_and_status(db: AsyncEngine) -> None:
     repo = AccountRepository(db)
     await repo.upsert_many([make_account(1)])

@@ -4,6 +4,7 @@ append-only audit trail. Rows map to the frozen dataclasses of ``contact_engine.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -12,7 +13,18 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import (
+    JSON,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -66,14 +78,24 @@ _SET_INTENT_STATUS = BulkStatement(
 INTENT_DONE = frozenset({"sent", "dropped", "failed", "gone", "stopped"})
 
 
-def _upsert(conn: AsyncConnection, table: Any, index_elements: list[str]) -> Any:
-    """An ``INSERT ... ON CONFLICT DO UPDATE`` for the connection's dialect."""
+_UPSERTS: dict[tuple[str, str], BulkStatement] = {}
+
+
+def _upsert(conn: AsyncConnection, table: Any, index_elements: list[str]) -> BulkStatement:
+    """An ``INSERT ... ON CONFLICT DO UPDATE`` for the connection's dialect, for rows of
+    every column but an autoincrement id (``created_at`` is kept on update)."""
     dialect = conn.dialect.name
-    mod = postgresql if dialect == "postgresql" else sqlite
-    stmt = mod.insert(table)
-    cols = {c.name: stmt.excluded[c.name] for c in table.columns
-            if c.name not in index_elements and not c.primary_key and c.name != "created_at"}
-    return stmt.on_conflict_do_update(index_elements=index_elements, set_=cols)
+    found = _UPSERTS.get((dialect, table.name))
+    if found is None:
+        mod = postgresql if dialect == "postgresql" else sqlite
+        stmt = mod.insert(table)
+        cols = {c.name: stmt.excluded[c.name] for c in table.columns
+                if c.name not in index_elements and not c.primary_key and c.name != "created_at"}
+        written = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+        found = BulkStatement(stmt.on_conflict_do_update(index_elements=index_elements, set_=cols),
+                              {c.name: c.type for c in written}, [c.name for c in written])
+        _UPSERTS[(dialect, table.name)] = found
+    return found
 
 
 def _consents_to_json(consents: Sequence[Consent]) -> list[dict[str, Any]]:
@@ -124,33 +146,58 @@ def account_rows(accts: Sequence[Account], now: datetime) -> tuple[list[dict], l
     return a_rows, p_rows, c_rows
 
 
+_EMPTY: frozenset[Any] = frozenset()
+_CHANNELS = {c.value: c for c in Channel}
+_KINDS = {k.value: k for k in ContactKind}
+_LINES = {t.value: t for t in LineType}
+_ROLES = {r.value: r for r in Role}
+_PRODUCTS = {p.value: p for p in Product}
+_STATUSES = {s.value: s for s in AccountStatus}
+_HOLDS = {h.value: h for h in HoldKind}
+
+
+def _json(raw: Any) -> Any:
+    """A JSON column read as text (``_load`` selects them so): most are empty lists."""
+    if raw is None or raw == "[]":
+        return ()
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _json_columns(table: Any) -> list[Any]:
+    """The table's columns, JSON ones read as text (parsed by ``_json``, empty lists fast)."""
+    return [type_coerce(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in table.c]
+
+
 def _account_from_rows(a: Row, party_rows: Sequence[Row], cp_rows: Sequence[Row]) -> Account:
     by_party: dict[str, list[ContactPoint]] = defaultdict(list)
     for c in cp_rows:
+        opt = _json(c.opt_outs)
         by_party[c.party_id].append(ContactPoint(
-            party_id=c.party_id, kind=ContactKind(c.kind), value=c.value,
-            line_type=LineType(c.line_type), timezone=c.timezone,
-            opt_outs=frozenset(Channel(x) for x in c.opt_outs), provenance=c.provenance,
+            party_id=c.party_id, kind=_KINDS[c.kind], value=c.value,
+            line_type=_LINES[c.line_type], timezone=c.timezone,
+            opt_outs=frozenset(_CHANNELS[x] for x in opt) if opt else _EMPTY, provenance=c.provenance,
             employer_provided=c.employer_provided,
         ))
-    party_objs = tuple(
-        Party(
-            id=p.id, role=Role(p.role), name=p.name, relationship=p.relationship,
+    party_objs = []
+    for p in party_rows:
+        opt = _json(p.opt_outs)
+        consents = _json(p.consents)
+        party_objs.append(Party(
+            id=p.id, role=_ROLES[p.role], name=p.name, relationship=p.relationship,
             sensitive=p.sensitive, designated_by_debtor=p.designated_by_debtor,
             represented_by_attorney=p.represented_by_attorney, language=p.language,
-            opt_outs=frozenset(Channel(x) for x in p.opt_outs),
-            consents=_consents_from_json(p.consents),
+            opt_outs=frozenset(_CHANNELS[x] for x in opt) if opt else _EMPTY,
+            consents=_consents_from_json(consents) if consents else (),
             contact_points=tuple(by_party.get(p.id, ())),
-        )
-        for p in party_rows
-    )
+        ))
+    holds = _json(a.holds)
     return Account(
-        id=a.id, external_id=a.id, due_date=a.due_date, product=Product(a.product),
+        id=a.id, external_id=a.id, due_date=a.due_date, product=_PRODUCTS[a.product],
         principal=Decimal(a.principal), balance=Decimal(a.balance), currency=a.currency,
-        status=AccountStatus(a.status), holds=frozenset(HoldKind(h) for h in a.holds),
+        status=_STATUSES[a.status], holds=frozenset(_HOLDS[h] for h in holds) if holds else _EMPTY,
         address=Address(country=a.country, region=a.region, postal_code=a.postal_code,
                         timezone=a.timezone, city=a.city),
-        risk=a.risk, language=a.language, parties=party_objs,
+        risk=a.risk, language=a.language, parties=tuple(party_objs),
     )
 
 
@@ -288,11 +335,11 @@ class AccountRepository:
 
     async def _load(self, conn: AsyncConnection, ids: Sequence[str]) -> list[Account]:
         a_rows = (await conn.execute(
-            select(accounts).where(accounts.c.id.in_(ids)).order_by(accounts.c.id))).all()
+            select(*_json_columns(accounts)).where(accounts.c.id.in_(ids)).order_by(accounts.c.id))).all()
         p_rows = (await conn.execute(
-            select(parties).where(parties.c.account_id.in_(ids)).order_by(parties.c.id))).all()
+            select(*_json_columns(parties)).where(parties.c.account_id.in_(ids)).order_by(parties.c.id))).all()
         c_rows = (await conn.execute(
-            select(contact_points).where(contact_points.c.account_id.in_(ids))
+            select(*_json_columns(contact_points)).where(contact_points.c.account_id.in_(ids))
             .order_by(contact_points.c.id))).all()
         p_by: dict[str, list[Row]] = defaultdict(list)
         for p in p_rows:
@@ -312,12 +359,9 @@ class AccountRepository:
         now = datetime.now(UTC)
         for start in range(0, len(accts), batch_size):
             a_rows, p_rows, c_rows = account_rows(accts[start:start + batch_size], now)
-            await conn.execute(_upsert(conn, accounts, ["id"]), a_rows)
-            if p_rows:
-                await conn.execute(_upsert(conn, parties, ["id"]), p_rows)
-            if c_rows:
-                await conn.execute(
-                    _upsert(conn, contact_points, ["party_id", "kind", "value"]), c_rows)
+            await _upsert(conn, accounts, ["id"]).run(conn, a_rows)
+            await _upsert(conn, parties, ["id"]).run(conn, p_rows)
+            await _upsert(conn, contact_points, ["party_id", "kind", "value"]).run(conn, c_rows)
 
     async def set_status(self, account_id: str, status: AccountStatus) -> None:
         await self.apply_effects(statuses={account_id: status})
