@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,15 +78,18 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
     t0 = time.perf_counter()
     settings = settings or demo_settings(data_dir)
     clock = SimulatedClock(datetime.combine(start, datetime.min.time(), ZoneInfo("Asia/Shanghai")))
-    portfolio = list(generate(accounts, start, seed))
     async with Engine.open(settings, clock=clock, simulate=True, seed=seed, audio=audio, adapters={}) as engine:
         if workers == 1:
             engine.cache_accounts(cache_size)
-        for i in range(0, len(portfolio), 2000):
-            await engine.accounts.upsert_many(portfolio[i:i + 2000])
-            engine.prime(portfolio[i:i + 2000])
+        # streamed: with shards, this process keeps no account in memory while they run
+        portfolio = generate(accounts, start, seed)
+        done = 0
+        while chunk := list(islice(portfolio, 2000)):
+            await engine.accounts.upsert_many(chunk)
+            engine.prime(chunk)
+            done += len(chunk)
             if progress:
-                progress("import", min(i + 2000, len(portfolio)), len(portfolio))
+                progress("import", done, accounts)
         store = CampaignStore(engine.db)
         campaign: Campaign = await store.save(DEFAULT_CAMPAIGN.read_text(encoding="utf-8"), actor="demo",
                                               at=clock.now(), source=str(DEFAULT_CAMPAIGN.name))
@@ -108,7 +112,8 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
         if check:
             if progress:
                 progress("audit", 0, 1)
-            violations = await engine.run_audit({a.id: a for a in portfolio})
+            # the accounts as generated (the same seed gives the same portfolio)
+            violations = await engine.run_audit({a.id: a for a in generate(accounts, start, seed)})
             if progress:
                 progress("audit", 1, 1)
         audit_s = time.perf_counter() - sim_done
