@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -220,6 +220,17 @@ class _Plan:
     days: list[date]  # today first, going back
 
 
+class _Effect(NamedTuple):
+    """One rule's effect of an outcome: count (``incr``/``decr`` a cap of ``target``,
+    ``n`` = TTL), ``stop`` (of ``target`` scope) or ``cool`` (``n`` days, ``target`` key)."""
+
+    kind: str
+    rule: str
+    target: str
+    ever: bool
+    n: int
+
+
 class Gate:
     """Decide, reserve, commit and release contact attempts under the configured packs."""
 
@@ -234,6 +245,7 @@ class Gate:
                                 for p in self.packs for r in p.rules)
         self._templates: dict[tuple[Channel, Mode, Role], _Template] = {}
         self._ctx_cache: dict[tuple[int, tuple[str, ...], str, int], _Context] = {}
+        self._effects_cache: dict[tuple[str, str, str, Outcome], tuple[_Effect, ...]] = {}
         self._key_base = self.keys.account_prefix()
 
     @classmethod
@@ -579,45 +591,67 @@ class Gate:
                                 dict(self.policy_versions), None, now))
         return out
 
+    def _effects(self, channel: str, mode: str, role: str, outcome: Outcome) -> tuple[_Effect, ...]:
+        """What an outcome does under the rules that apply to (channel, mode, role), in
+        pack order; cached (the packs do not change while a gate lives)."""
+        ck = (channel, mode, role, outcome)
+        found = self._effects_cache.get(ck)
+        if found is not None:
+            return found
+        rules = set(self._template(Channel(channel), Mode(mode), Role(role)).applicable)
+        out: list[_Effect] = []
+        for pack in self.packs:
+            for rule in pack.rules:
+                if rule.id not in rules:
+                    continue
+                if isinstance(rule, CapRule):
+                    ever = rule.window.type == "ever"
+                    n = rule.window.days if rule.window.type == "rolling_days" else 1
+                    if rule.counts.outcomes is not None and outcome in rule.counts.outcomes:
+                        out.append(_Effect("incr", rule.id, rule.key, ever, 0 if ever else (n + 2) * DAY_S))
+                    elif rule.counts.all_except and outcome in rule.counts.all_except:
+                        out.append(_Effect("decr", rule.id, rule.key, ever, 0))
+                elif isinstance(rule, StopRule) and outcome in rule.on:
+                    out.append(_Effect("stop", rule.id, rule.scope, False, 0))
+                elif isinstance(rule, CooldownRule) and outcome in rule.after:
+                    out.append(_Effect("cool", rule.id, rule.key, False, rule.days))
+        self._effects_cache[ck] = found = tuple(out)
+        return found
+
     def _outcome_ops(self, payload: dict[str, Any], outcome: Outcome | None,
                      at: datetime) -> list[Op]:
         k = self.keys
         acct, party, cpv, ch = payload["a"], payload["p"], payload["cp"], payload["ch"]
-        zone = payload["pz"]
-        placed = datetime.fromtimestamp(payload["t"], UTC)
-        pday = local_day(placed, zone)
-        rules = set(self._template(Channel(ch), Mode(payload["m"]), Role(payload["role"])).applicable)
         fkey = k.flags(acct)
         ops: list[Op] = []
         if payload.get("lk"):
             ops.append(Op("del", payload["lk"]))
         if outcome is None:
             return ops
-        for pack in self.packs:
-            for rule in pack.rules:
-                if rule.id not in rules:
-                    continue
-                if isinstance(rule, CapRule):
-                    target = {"account": acct, "party": party, "contact_point": cpv}[rule.key]
-                    bucket = "ever" if rule.window.type == "ever" else day_int(pday)
-                    key = k.count(acct, rule.id, target, bucket)
-                    n = rule.window.days if rule.window.type == "rolling_days" else 1
-                    ttl = 0 if rule.window.type == "ever" else (n + 2) * DAY_S
-                    if rule.counts.outcomes is not None and outcome in rule.counts.outcomes:
-                        ops.append(Op("incr", key, ttl_s=ttl))
-                    elif rule.counts.all_except and outcome in rule.counts.all_except:
-                        ops.append(Op("decr", key))
-                elif isinstance(rule, StopRule) and outcome in rule.on:
-                    target = party if rule.scope == "party" else cpv
-                    ops.append(Op("hset", fkey, "p", field=f"stop:{rule.id}:{target}"))
-                elif isinstance(rule, CooldownRule) and outcome in rule.after:
-                    target = party if rule.key == "party" else acct
-                    # The outcome's date is day 1 in every candidate zone: the block ends
-                    # at the latest local midnight of day ``days + 1``.
-                    lapse = max(local_midnight(local_day(at, z) + timedelta(days=rule.days), z)
-                                for z in payload["z"])
-                    ops.append(Op("hset", fkey, str(int(lapse.timestamp())),
-                                  field=f"cool:{rule.id}:{target}"))
+        pday: int | None = None  # the placing's local day, as a key bucket
+
+        def placed_day() -> int:
+            nonlocal pday
+            if pday is None:
+                pday = day_int(local_day(datetime.fromtimestamp(payload["t"], UTC), payload["pz"]))
+            return pday
+
+        for e in self._effects(ch, payload["m"], payload["role"], outcome):
+            if e.kind == "incr" or e.kind == "decr":
+                target = acct if e.target == "account" else party if e.target == "party" else cpv
+                key = k.count(acct, e.rule, target, "ever" if e.ever else placed_day())
+                ops.append(Op("incr", key, ttl_s=e.n) if e.kind == "incr" else Op("decr", key))
+            elif e.kind == "stop":
+                target = party if e.target == "party" else cpv
+                ops.append(Op("hset", fkey, "p", field=f"stop:{e.rule}:{target}"))
+            else:
+                target = party if e.target == "party" else acct
+                # The outcome's date is day 1 in every candidate zone: the block ends
+                # at the latest local midnight of day ``days + 1``.
+                lapse = max(local_midnight(local_day(at, z) + timedelta(days=e.n), z)
+                            for z in payload["z"])
+                ops.append(Op("hset", fkey, str(int(lapse.timestamp())),
+                              field=f"cool:{e.rule}:{target}"))
         if outcome is Outcome.OPT_OUT:
             ops.append(Op("hset", fkey, "p", field=f"opt:{party}:{ch}"))
         if outcome in OUTCOME_HOLDS:
@@ -625,7 +659,7 @@ class Gate:
         if self._needs_reach and payload["role"] == Role.DEBTOR.value and ch == Channel.VOICE.value:
             kind = "u" if outcome in UNANSWERED else "c" if outcome in CONNECTED else None
             if kind:
-                ops.append(Op("incr", k.reach(acct, kind, day_int(pday)), ttl_s=400 * DAY_S))
+                ops.append(Op("incr", k.reach(acct, kind, placed_day()), ttl_s=400 * DAY_S))
         return ops
 
     async def commit(self, reservation_id: str, outcome: Outcome | None, at: datetime) -> bool:

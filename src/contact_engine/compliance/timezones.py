@@ -89,20 +89,23 @@ def address_zone(address: Address) -> ZoneInfo | None:
 
 
 _PHONE_ZONE_CACHE: dict[str, tuple[str, ...]] = {}
+#: numbers remembered at most (about 150 bytes each); the cache starts over when full
+PHONE_ZONE_CACHE_MAX = 200_000
 
 
 def phone_zones(e164: str) -> tuple[str, ...]:
-    """Zones of a phone number from its prefix; empty when unknown.
+    """Zones of a phone number from its prefix; empty when unknown (or not a valid number).
 
-    Cached by the first 8 digits (country code, area code and exchange): phonenumbers maps
-    zones by prefixes no longer than that, and the gate sees many distinct numbers.
+    Cached by the whole number: parsing and typing a number costs tens of microseconds
+    and the gate asks for the same numbers again and again. (A prefix is not enough: an
+    invalid number has no zone even where a valid one with its prefix has.)
     """
-    key = e164[:9]
-    found = _PHONE_ZONE_CACHE.get(key)
+    found = _PHONE_ZONE_CACHE.get(e164)
     if found is None:
         found = _phone_zones(e164)
-        if len(_PHONE_ZONE_CACHE) < 100_000:
-            _PHONE_ZONE_CACHE[key] = found
+        if len(_PHONE_ZONE_CACHE) >= PHONE_ZONE_CACHE_MAX:
+            _PHONE_ZONE_CACHE.clear()
+        _PHONE_ZONE_CACHE[e164] = found
     return found
 
 
