@@ -494,14 +494,18 @@ class AuditRepository:
                                                "received_at": o.get("at"), **o} for o in outcomes])
 
     async def attempts_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Stored attempts among ``ids``."""
+        """Stored attempts among ``ids``: what a report needs of each (id, account,
+        party, channel, mode, reservation)."""
         out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
+        cols = [attempts.c.id, attempts.c.account_id, attempts.c.party_id, attempts.c.channel, attempts.c.mode,
+                attempts.c.reservation_id]
         async with self._engine.connect() as conn:
             for start in range(0, len(unique), 900):
-                q = select(attempts).where(attempts.c.id.in_(unique[start:start + 900]))
-                for r in (await conn.execute(q)).mappings():
-                    out[r["id"]] = dict(r)
+                q = select(*cols).where(attempts.c.id.in_(unique[start:start + 900]))
+                for r in await conn.execute(q):
+                    out[r[0]] = {"id": r[0], "account_id": r[1], "party_id": r[2], "channel": r[3], "mode": r[4],
+                                 "reservation_id": r[5]}
         return out
 
     async def latest_reservations(self, intent_ids: Sequence[str]) -> dict[str, str]:
