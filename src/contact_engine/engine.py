@@ -398,10 +398,12 @@ class Engine:
         await self.gates.commit_many(commits)
         # stamped after the gate has the outcomes: from then on every decision sees them
         received = self.clock.now()
-        await self.audit.append_batch(outcomes=[{**row, "received_at": received} for row in rows])
+        async with self.db.begin() as conn:  # outcomes and their effects commit together
+            await self.audit.append_batch(outcomes=[{**row, "received_at": received} for row in rows], conn=conn)
+            collected = await self.accounts.apply_effects(statuses=statuses, holds=holds,
+                                                          payments_due=payments, conn=conn)
+        self.stats.collected += collected
         self._forget(list(statuses) + list(holds) + [p[0] for p in payments])
-        self.stats.collected += await self.accounts.apply_effects(statuses=statuses, holds=holds,
-                                                                  payments_due=payments)
         if recordings:
             await self._store_recordings([r for r, _attempt in recordings])
 

@@ -202,15 +202,16 @@ class Dispatcher:
                 outcomes.append({"attempt_id": intent.id, "at": now, "status": "accepted", "outcome": None,
                                  "provider_ref": receipt.provider_ref})
                 out[i] = Handled(Result.SENT, intent=intent)
-        await self._audit.append_batch(decided=decided, placed=placed, outcomes=outcomes)
+        handled = [h for h in out if h is not None]
+        async with self._audit.begin() as conn:
+            await self._audit.append_batch(decided=decided, placed=placed, outcomes=outcomes, conn=conn)
+            if self._intents is not None:
+                await self._intents.set_status_many(
+                    [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
+                     for h in handled if h.intent is not None and h.result in _STATUS], now, conn=conn)
         if later:
             await self._q.unclaim_many(unclaim)
             await self._q.schedule(later)
-        handled = [h for h in out if h is not None]
-        if self._intents is not None:
-            await self._intents.set_status_many(
-                [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
-                 for h in handled if h.intent is not None and h.result in _STATUS], now)
         return handled
 
     async def _send(self, intent: Intent, account: Account,

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -76,6 +77,16 @@ _SET_INTENT_STATUS = BulkStatement(
 
 #: Terminal intent states (an intent in any other state still waits somewhere).
 INTENT_DONE = frozenset({"sent", "dropped", "failed", "gone", "stopped"})
+
+
+@asynccontextmanager
+async def _within(engine: AsyncEngine, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    """The caller's transaction when given one, else a new one (committed on exit)."""
+    if conn is not None:
+        yield conn
+        return
+    async with engine.begin() as own:
+        yield own
 
 
 _UPSERTS: dict[tuple[str, str], BulkStatement] = {}
@@ -272,18 +283,18 @@ class AccountRepository:
                             holds: Mapping[str, set[HoldKind]] | None = None,
                             payments_due: Sequence[tuple[str, Decimal, datetime, str]] = (),
                             only_if_status: Mapping[str, tuple[AccountStatus, AccountStatus]] | None = None,
-                            ) -> Decimal:
+                            conn: AsyncConnection | None = None) -> Decimal:
         """Apply many account changes in one transaction; returns the total amount collected.
 
         ``statuses``: new status by account; ``only_if_status``: (from, to) changes that
         apply only while the account is still in ``from`` (a broken promise);
         ``holds``: holds to add; ``payments_due``: (account, amount, at, source), each
         lowering the balance (never below zero; at zero the account is paid, a part
-        payment ends a promise).
+        payment ends a promise). ``conn``: run inside the caller's transaction.
         """
         collected = Decimal("0")
         now = datetime.now(UTC)
-        async with self._engine.begin() as conn:
+        async with _within(self._engine, conn) as conn:
             if statuses:
                 rows = [{"k": k, "s": v.value, "u": now} for k, v in statuses.items()]
                 await conn.execute(update(accounts).where(accounts.c.id == bindparam("k"))
@@ -417,13 +428,15 @@ class IntentRepository:
             await _INSERT_INTENTS.run(conn, fresh)
         return {str(r["id"]) for r in fresh}
 
-    async def set_status_many(self, changes: Sequence[tuple[str, str, str | None]], at: datetime) -> None:
-        """(intent id, status, last rule) for many intents, in one transaction."""
+    async def set_status_many(self, changes: Sequence[tuple[str, str, str | None]], at: datetime, *,
+                              conn: AsyncConnection | None = None) -> None:
+        """(intent id, status, last rule) for many intents, in one transaction (the caller's
+        when ``conn`` is given)."""
         if not changes:
             return
         rows = [{"k": k, "s": s, "r": r, "u": at} for k, s, r in changes]
-        async with self._engine.begin() as conn:
-            await _SET_INTENT_STATUS.run(conn, rows)
+        async with _within(self._engine, conn) as c:
+            await _SET_INTENT_STATUS.run(c, rows)
 
     async def counts(self) -> dict[str, int]:
         """How many intents are in each status."""
@@ -443,6 +456,10 @@ class AuditRepository:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    def begin(self) -> Any:
+        """A transaction on the audit's database, for writes that commit together."""
+        return self._engine.begin()
 
     async def append_event(self, event: Event) -> None:
         async with self._engine.begin() as conn:
@@ -479,15 +496,17 @@ class AuditRepository:
 
     async def append_batch(self, *, decided: Sequence[tuple[str, AttemptRequest, Decision, datetime]] = (),
                            placed: Sequence[dict[str, Any]] = (),
-                           outcomes: Sequence[dict[str, Any]] = ()) -> None:
-        """Append many decisions (id, request, decision, at), attempts and outcomes in one transaction.
+                           outcomes: Sequence[dict[str, Any]] = (),
+                           conn: AsyncConnection | None = None) -> None:
+        """Append many decisions (id, request, decision, at), attempts and outcomes in one
+        transaction (the caller's when ``conn`` is given).
 
         ``placed`` rows carry the ``attempts`` columns; ``outcomes`` rows the
         ``attempt_outcomes`` columns.
         """
         if not (decided or placed or outcomes):
             return
-        async with self._engine.begin() as conn:
+        async with _within(self._engine, conn) as conn:
             await _INSERT_DECISIONS.run(conn, [_decision_row(i, r, d, at) for i, r, d, at in decided])
             await _INSERT_ATTEMPTS.run(conn, placed)
             await _INSERT_OUTCOMES.run(conn, [{"provider_ref": None, "duration_s": None, "detail": {},
