@@ -97,3 +97,60 @@ async def test_send_once_defer_at_night(db: AsyncEngine, redis: aioredis.Redis, 
     async with db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(decisions)) == 2
         assert await conn.scalar(select(func.count()).select_from(attempts)) == 1
+
+
+class FlakyAudit(AuditRepository):
+    """Fails the first batch write, after the send: a database hiccup mid-batch."""
+
+    failed = False
+
+    async def append_batch(self, **kw: object) -> None:  # type: ignore[override]
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("database went away")
+        await super().append_batch(**kw)  # type: ignore[arg-type]
+
+
+class RegisterAdapter(RecordingAdapter):
+    """A stand-in that can say whether it took an attempt (like the simulator's register)."""
+
+    async def was_sent(self, attempt_id: str) -> bool:
+        return any(c.attempt_id == attempt_id for c in self.contacts)
+
+
+async def test_a_batch_that_failed_after_sending_is_settled_by_its_own_worker(
+        db: AsyncEngine, redis: aioredis.Redis, redis_prefix: str) -> None:
+    q = DispatchQueue(redis, DispatchKeys(redis_prefix))
+    await q.ensure_group()
+    gate = await Gate.create(GateSettings(policies=["cn-agency-code"]))
+    adapter = RegisterAdapter()
+
+    async def load(account_ids: Sequence[str]) -> dict[str, Account]:
+        return {"A1": ACCOUNT} if "A1" in account_ids else {}
+
+    worker = Dispatcher(name="w1", queue=q, gates=GateRouter({"CN": gate}), audit=FlakyAudit(db), accounts=load,
+                        adapters={Channel.VOICE: adapter})
+    morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+    await q.schedule([_intent("i1", morning)])
+    await q.promote(morning)
+    got = await q.read("w1")
+    await q.heartbeat("w1", 60_000)  # the worker lives on
+    try:
+        await worker.handle_batch(got, morning)
+        raise AssertionError("the first write should fail")
+    except RuntimeError:
+        pass
+    assert len(adapter.contacts) == 1 and await q.pending() == 1  # sent, not acknowledged
+    # the same live worker takes its entry back: its own claim is not "busy elsewhere"
+    back = await q.reclaim("w1", 0)
+    handled = await worker.handle_batch(back, morning, reclaimed=True)
+    assert [h.result for h in handled] == [Result.RECONCILED]
+    assert len(adapter.contacts) == 1 and await q.pending() == 0
+    # a second worker finding the same send again stores nothing twice
+    await AuditRepository(db).append_batch(recovered=[{
+        "id": "i1", "intent_id": "i1", "decision_id": None, "reservation_id": None, "account_id": "A1",
+        "party_id": "A1/debtor", "channel": "voice", "mode": "automated", "contact_point": PHONE,
+        "provider": "other", "placed_at": morning}])
+    async with db.connect() as conn:
+        rows = (await conn.execute(select(attempts.c.id, attempts.c.provider))).all()
+    assert [tuple(r) for r in rows] == [("i1", "stand-in")]

@@ -160,11 +160,12 @@ class DispatchQueue:
         """Tell other workers that ``worker`` is alive (for ``ttl_ms``)."""
         await self._r.set(self.keys.alive(worker), "1", px=ttl_ms)
 
-    async def owners_alive(self, intent_ids: list[str]) -> dict[str, bool]:
+    async def owners_alive(self, intent_ids: list[str], *, besides: str | None = None) -> dict[str, bool]:
         """For each claimed intent: is the worker holding the claim still alive?
 
         An intent claimed by a worker without a heartbeat key (never started one, or
-        stopped) counts as dead.
+        stopped) counts as dead; so does one claimed by ``besides`` (the asking worker:
+        its own claim is left from a batch of its own that failed).
         """
         if not intent_ids:
             return {}
@@ -175,7 +176,8 @@ class DispatchQueue:
         if named:
             flags = await self._r.mget([self.keys.alive(o) for o in named])
             alive = {o: f is not None for o, f in zip(named, flags, strict=True)}
-        return {i: o is not None and alive.get(o, False) for i, o in zip(intent_ids, owners, strict=True)}
+        return {i: o is not None and o != besides and alive.get(o, False)
+                for i, o in zip(intent_ids, owners, strict=True)}
 
     async def unclaim_many(self, intent_ids: list[str]) -> None:
         """Free claims (the intents were deferred, not sent)."""

@@ -143,8 +143,9 @@ class Dispatcher:
         taken = [i for i, ok in zip(todo, claimed, strict=True) if ok]
         busy = [i for i, ok in zip(todo, claimed, strict=True) if not ok]
         placed: list[dict[str, Any]] = []
+        recovered: list[dict[str, Any]] = []
         if busy and reclaimed:
-            retry, recon = await self._reconcile([deliveries[i].intent for i in busy], now, placed)
+            retry, recon = await self._reconcile([deliveries[i].intent for i in busy], now, recovered)
             for i in busy:
                 intent = deliveries[i].intent
                 if intent.id in retry:
@@ -204,7 +205,8 @@ class Dispatcher:
                 out[i] = Handled(Result.SENT, intent=intent)
         handled = [h for h in out if h is not None]
         async with self._audit.begin() as conn:
-            await self._audit.append_batch(decided=decided, placed=placed, outcomes=outcomes, conn=conn)
+            await self._audit.append_batch(decided=decided, placed=placed, outcomes=outcomes,
+                                           recovered=recovered, conn=conn)
             if self._intents is not None:
                 await self._intents.set_status_many(
                     [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
@@ -230,9 +232,10 @@ class Dispatcher:
                 return None, exc
 
     async def _reconcile(self, busy: Sequence[Intent], now: datetime,
-                         placed: list[dict[str, Any]]) -> tuple[set[str], dict[str, Result]]:
+                         recovered: list[dict[str, Any]]) -> tuple[set[str], dict[str, Result]]:
         """Intents claimed by a dead worker: which to dispatch again, which are settled."""
-        alive = await self._q.owners_alive([i.id for i in busy])
+        # a claim of this worker's own is left from a batch of ours that failed: not busy
+        alive = await self._q.owners_alive([i.id for i in busy], besides=self.name)
         stored = await self._audit.attempts_by_id([i.id for i in busy])
         reservations = await self._audit.latest_reservations([i.id for i in busy])
         retry: set[str] = set()
@@ -249,7 +252,7 @@ class Dispatcher:
             adapter = self._adapters.get(intent.channel)
             was_sent = getattr(adapter, "was_sent", None)
             if was_sent is not None and await was_sent(intent.id):
-                placed.append(_attempt_row(intent, adapter.provider if adapter else "none", now, None,
+                recovered.append(_attempt_row(intent, adapter.provider if adapter else "none", now, None,
                                            reservations.get(intent.id)))
                 settled[intent.id] = Result.RECONCILED
                 continue

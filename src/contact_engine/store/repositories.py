@@ -90,6 +90,20 @@ async def _within(engine: AsyncEngine, conn: AsyncConnection | None) -> AsyncIte
 
 
 _UPSERTS: dict[tuple[str, str], BulkStatement] = {}
+_RECOVERED: dict[str, BulkStatement] = {}
+
+
+def _insert_recovered(conn: AsyncConnection) -> BulkStatement:
+    """Attempt rows that may already be stored (``ON CONFLICT (id) DO NOTHING``)."""
+    dialect = conn.dialect.name
+    found = _RECOVERED.get(dialect)
+    if found is None:
+        mod = postgresql if dialect == "postgresql" else sqlite
+        names = [c.name for c in attempts.c]
+        found = BulkStatement(mod.insert(attempts).on_conflict_do_nothing(index_elements=["id"]),
+                              {n: attempts.c[n].type for n in names}, names)
+        _RECOVERED[dialect] = found
+    return found
 
 
 def _upsert(conn: AsyncConnection, table: Any, index_elements: list[str]) -> BulkStatement:
@@ -497,16 +511,20 @@ class AuditRepository:
     async def append_batch(self, *, decided: Sequence[tuple[str, AttemptRequest, Decision, datetime]] = (),
                            placed: Sequence[dict[str, Any]] = (),
                            outcomes: Sequence[dict[str, Any]] = (),
+                           recovered: Sequence[dict[str, Any]] = (),
                            conn: AsyncConnection | None = None) -> None:
         """Append many decisions (id, request, decision, at), attempts and outcomes in one
         transaction (the caller's when ``conn`` is given).
 
         ``placed`` rows carry the ``attempts`` columns; ``outcomes`` rows the
-        ``attempt_outcomes`` columns.
+        ``attempt_outcomes`` columns. ``recovered``: attempt rows of sends found at the
+        provider after a worker stopped; two workers may find the same one, so a row
+        already stored is left as it is.
         """
-        if not (decided or placed or outcomes):
+        if not (decided or placed or outcomes or recovered):
             return
         async with _within(self._engine, conn) as conn:
+            await _insert_recovered(conn).run(conn, recovered)
             await _INSERT_DECISIONS.run(conn, [_decision_row(i, r, d, at) for i, r, d, at in decided])
             await _INSERT_ATTEMPTS.run(conn, placed)
             await _INSERT_OUTCOMES.run(conn, [{"provider_ref": None, "duration_s": None, "detail": {},
