@@ -253,7 +253,7 @@ class Dispatcher:
             was_sent = getattr(adapter, "was_sent", None)
             if was_sent is not None and await was_sent(intent.id):
                 recovered.append(_attempt_row(intent, adapter.provider if adapter else "none", now, None,
-                                           reservations.get(intent.id)))
+                                              reservations.get(intent.id)))
                 settled[intent.id] = Result.RECONCILED
                 continue
             if was_sent is None:

@@ -89,37 +89,28 @@ async def _within(engine: AsyncEngine, conn: AsyncConnection | None) -> AsyncIte
         yield own
 
 
-_UPSERTS: dict[tuple[str, str], BulkStatement] = {}
-_RECOVERED: dict[str, BulkStatement] = {}
+_ON_CONFLICT: dict[tuple[str, str, bool], BulkStatement] = {}
 
 
-def _insert_recovered(conn: AsyncConnection) -> BulkStatement:
-    """Attempt rows that may already be stored (``ON CONFLICT (id) DO NOTHING``)."""
+def _on_conflict(conn: AsyncConnection, table: Any, index_elements: list[str], *,
+                 update: bool) -> BulkStatement:
+    """``INSERT ... ON CONFLICT`` for the connection's dialect, for rows of every column but
+    an autoincrement id: ``update`` replaces the stored row (``created_at`` is kept),
+    otherwise a stored row is left as it is (``DO NOTHING``)."""
     dialect = conn.dialect.name
-    found = _RECOVERED.get(dialect)
-    if found is None:
-        mod = postgresql if dialect == "postgresql" else sqlite
-        names = [c.name for c in attempts.c]
-        found = BulkStatement(mod.insert(attempts).on_conflict_do_nothing(index_elements=["id"]),
-                              {n: attempts.c[n].type for n in names}, names)
-        _RECOVERED[dialect] = found
-    return found
-
-
-def _upsert(conn: AsyncConnection, table: Any, index_elements: list[str]) -> BulkStatement:
-    """An ``INSERT ... ON CONFLICT DO UPDATE`` for the connection's dialect, for rows of
-    every column but an autoincrement id (``created_at`` is kept on update)."""
-    dialect = conn.dialect.name
-    found = _UPSERTS.get((dialect, table.name))
+    found = _ON_CONFLICT.get((dialect, table.name, update))
     if found is None:
         mod = postgresql if dialect == "postgresql" else sqlite
         stmt = mod.insert(table)
-        cols = {c.name: stmt.excluded[c.name] for c in table.columns
-                if c.name not in index_elements and not c.primary_key and c.name != "created_at"}
+        if update:
+            cols = {c.name: stmt.excluded[c.name] for c in table.columns
+                    if c.name not in index_elements and not c.primary_key and c.name != "created_at"}
+            stmt = stmt.on_conflict_do_update(index_elements=index_elements, set_=cols)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=index_elements)
         written = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
-        found = BulkStatement(stmt.on_conflict_do_update(index_elements=index_elements, set_=cols),
-                              {c.name: c.type for c in written}, [c.name for c in written])
-        _UPSERTS[(dialect, table.name)] = found
+        found = BulkStatement(stmt, {c.name: c.type for c in written}, [c.name for c in written])
+        _ON_CONFLICT[(dialect, table.name, update)] = found
     return found
 
 
@@ -384,9 +375,9 @@ class AccountRepository:
         now = datetime.now(UTC)
         for start in range(0, len(accts), batch_size):
             a_rows, p_rows, c_rows = account_rows(accts[start:start + batch_size], now)
-            await _upsert(conn, accounts, ["id"]).run(conn, a_rows)
-            await _upsert(conn, parties, ["id"]).run(conn, p_rows)
-            await _upsert(conn, contact_points, ["party_id", "kind", "value"]).run(conn, c_rows)
+            await _on_conflict(conn, accounts, ["id"], update=True).run(conn, a_rows)
+            await _on_conflict(conn, parties, ["id"], update=True).run(conn, p_rows)
+            await _on_conflict(conn, contact_points, ["party_id", "kind", "value"], update=True).run(conn, c_rows)
 
     async def set_status(self, account_id: str, status: AccountStatus) -> None:
         await self.apply_effects(statuses={account_id: status})
@@ -524,7 +515,7 @@ class AuditRepository:
         if not (decided or placed or outcomes or recovered):
             return
         async with _within(self._engine, conn) as conn:
-            await _insert_recovered(conn).run(conn, recovered)
+            await _on_conflict(conn, attempts, ["id"], update=False).run(conn, recovered)
             await _INSERT_DECISIONS.run(conn, [_decision_row(i, r, d, at) for i, r, d, at in decided])
             await _INSERT_ATTEMPTS.run(conn, placed)
             await _INSERT_OUTCOMES.run(conn, [{"provider_ref": None, "duration_s": None, "detail": {},
