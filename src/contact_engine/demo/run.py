@@ -86,7 +86,8 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
         done = 0
         while chunk := list(islice(portfolio, 2000)):
             await engine.accounts.upsert_many(chunk)
-            engine.prime(chunk)
+            if workers == 1:  # shards load their own accounts
+                engine.prime(chunk)
             done += len(chunk)
             if progress:
                 progress("import", done, accounts)
