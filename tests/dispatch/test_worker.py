@@ -64,17 +64,22 @@ def _intent(i: str, at: datetime) -> Intent:
                   not_before=at, script="light_call", local_day=at.date())
 
 
-async def test_send_once_defer_at_night(db: AsyncEngine, redis: aioredis.Redis, redis_prefix: str) -> None:
-    q = DispatchQueue(redis, DispatchKeys(redis_prefix))
+async def _load(account_ids: Sequence[str]) -> dict[str, Account]:
+    return {"A1": ACCOUNT} if "A1" in account_ids else {}
+
+
+async def _queue_and_gates(redis: aioredis.Redis, prefix: str) -> tuple[DispatchQueue, GateRouter]:
+    """A dispatch queue with its consumer group, and the Chinese agency pack's gate."""
+    q = DispatchQueue(redis, DispatchKeys(prefix))
     await q.ensure_group()
-    gate = await Gate.create(GateSettings(policies=["cn-agency-code"]))
+    return q, GateRouter({"CN": await Gate.create(GateSettings(policies=["cn-agency-code"]))})
+
+
+async def test_send_once_defer_at_night(db: AsyncEngine, redis: aioredis.Redis, redis_prefix: str) -> None:
+    q, gates = await _queue_and_gates(redis, redis_prefix)
     adapter = RecordingAdapter()
-
-    async def load(account_ids: Sequence[str]) -> dict[str, Account]:
-        return {"A1": ACCOUNT} if "A1" in account_ids else {}
-
     audit = AuditRepository(db)
-    workers = [Dispatcher(name=f"w{n}", queue=q, gates=GateRouter({"CN": gate}), audit=audit, accounts=load,
+    workers = [Dispatcher(name=f"w{n}", queue=q, gates=gates, audit=audit, accounts=_load,
                           adapters={Channel.VOICE: adapter}) for n in (1, 2)]
     morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     day_intent = _intent("day", morning)
@@ -120,15 +125,9 @@ class RegisterAdapter(RecordingAdapter):
 
 async def test_a_batch_that_failed_after_sending_is_settled_by_its_own_worker(
         db: AsyncEngine, redis: aioredis.Redis, redis_prefix: str) -> None:
-    q = DispatchQueue(redis, DispatchKeys(redis_prefix))
-    await q.ensure_group()
-    gate = await Gate.create(GateSettings(policies=["cn-agency-code"]))
+    q, gates = await _queue_and_gates(redis, redis_prefix)
     adapter = RegisterAdapter()
-
-    async def load(account_ids: Sequence[str]) -> dict[str, Account]:
-        return {"A1": ACCOUNT} if "A1" in account_ids else {}
-
-    worker = Dispatcher(name="w1", queue=q, gates=GateRouter({"CN": gate}), audit=FlakyAudit(db), accounts=load,
+    worker = Dispatcher(name="w1", queue=q, gates=gates, audit=FlakyAudit(db), accounts=_load,
                         adapters={Channel.VOICE: adapter})
     morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
     await q.schedule([_intent("i1", morning)])
