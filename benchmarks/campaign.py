@@ -14,7 +14,6 @@ With ``--audit`` the independent auditor runs after, timed apart. Asserts nothin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import sys
@@ -23,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from contact_engine import runtime
 from contact_engine.demo.run import demo_settings, run_demo
 
 
@@ -30,22 +30,29 @@ def _mib(kib: int) -> float:
     return kib / 1024
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Summed VmRSS (KiB) of ``root`` and its descendants, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def _children(pid: int) -> list[int]:
+    """Child pids of ``pid`` (from each of its threads' ``children`` file)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
         try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+                out += [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
             continue
-        children.setdefault(ppid, []).append(int(entry))
+    return out
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Summed VmRSS (KiB) of ``root`` and its descendants, read from /proc (only the
+    tree's own entries: scanning every process would tax the run it measures)."""
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        todo += children.get(pid, [])
+        todo += _children(pid)
         try:
             with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
                 total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
@@ -106,7 +113,7 @@ async def main() -> None:
     attempts = sum(report["attempts"].values())
     print(f"accounts                {args.accounts:,}")
     print(f"simulated days          {args.days}")
-    print(f"workers                 {args.workers}")
+    print(f"workers                 {args.workers}  (event loop: {runtime.loop_name()})")
     print(f"attempts                {attempts:,}  {report['attempts']}")
     print(f"intents                 {report['intents']}")
     print(f"denials                 {sum(report['denied'].values()):,}")
@@ -124,4 +131,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    runtime.tune_gc()
+    runtime.run(main())

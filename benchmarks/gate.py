@@ -12,7 +12,6 @@ and the same batch size. Prints both rates and their ratio; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 import time
 from datetime import UTC, date, datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from contact_engine import runtime
 from contact_engine.compliance.gate import Gate
 from contact_engine.compliance.ledger import RedisLedger
 from contact_engine.compliance.ledger.redis import reserve_keys
@@ -116,4 +116,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    runtime.run(main())

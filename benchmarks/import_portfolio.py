@@ -9,13 +9,13 @@ a temporary data folder (or ``--database-url``). Prints the figures; asserts not
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import resource
 import tempfile
 import time
 from pathlib import Path
 
+from contact_engine import runtime
 from contact_engine.portfolio.importer import import_accounts, read_portfolio
 from contact_engine.store.db import make_engine, upgrade
 
@@ -64,4 +64,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    runtime.run(main())

@@ -258,13 +258,13 @@ def register(app: typer.Typer) -> None:
     def worker(name: str = typer.Option("", help="Consumer name (default: worker-<host>-<pid>).")) -> None:
         """Dispatch queued intents: gate, provider, audit. / 调度执行触达任务。"""
         _log_to_stderr()
-        run(_run_worker(name or default_name("worker")))
+        run(_run_worker(name or default_name("worker")), long_running=True)
 
     @app.command("scheduler")
     def scheduler(name: str = typer.Option("", help="Owner name of the leader lock.")) -> None:
         """Fire campaign steps and feed the workers (one leads). / 活动调度器。"""
         _log_to_stderr()
-        run(_run_scheduler(name or default_name("scheduler")))
+        run(_run_scheduler(name or default_name("scheduler")), long_running=True)
 
     @app.command("serve")
     def serve(host: str = typer.Option("127.0.0.1", help="Address of the HTTP API."),
@@ -272,4 +272,4 @@ def register(app: typer.Typer) -> None:
               workers: int = typer.Option(2, min=1, help="Dispatch workers in this process.")) -> None:
         """Scheduler, workers and the HTTP API in one process. / 单进程运行全部组件。"""
         _log_to_stderr()
-        run(_serve(host, port, workers))
+        run(_serve(host, port, workers), long_running=True)

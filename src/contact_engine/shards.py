@@ -25,6 +25,7 @@ from datetime import date, datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from contact_engine import runtime
 from contact_engine.campaigns.store import CampaignStore
 from contact_engine.clock import SimulatedClock
 from contact_engine.config import Settings
@@ -75,7 +76,8 @@ async def run_shard(job: ShardJob, on_day: Callable[[int], None] | None = None
 
 def _shard_process(conn: Connection, job: ShardJob) -> None:
     try:
-        stats, result = asyncio.run(run_shard(job, lambda n: conn.send(("day", n))))
+        runtime.tune_gc()
+        stats, result = runtime.run(run_shard(job, lambda n: conn.send(("day", n))))
         conn.send(("done", (stats, result)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", traceback.format_exc()))

@@ -45,7 +45,8 @@ def demo(
             bar.update(tasks[stage], completed=done, total=total)
 
         report = run(run_demo(accounts=accounts, days=days, seed=seed, data_dir=base, audio=audio,
-                              progress=progress, workers=workers or default_workers()))
+                              progress=progress, workers=workers or default_workers()),
+                     long_running=True)
     from contact_engine.cli_support import console
     from contact_engine.demo.report import render_console, write_html
 
