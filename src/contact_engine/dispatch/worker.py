@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendRe
 from contact_engine.dispatch.queue import Delivery, DispatchQueue
 from contact_engine.domain import Account, AttemptRequest, Channel, Decision, Intent
 from contact_engine.errors import ErrorCategory, ProviderError, UserError
+from contact_engine.store.ids import sortable_ids
 from contact_engine.store.repositories import AuditRepository, IntentRepository
 
 
@@ -171,9 +171,9 @@ class Dispatcher:
         later: list[Intent] = []
         unclaim: list[str] = []
         sends: list[tuple[int, Account, Decision, str]] = []
-        for i, (account, request), decision in zip(live, items, decisions, strict=True):
+        decision_ids = sortable_ids(now, len(live))
+        for i, (account, request), decision, decision_id in zip(live, items, decisions, decision_ids, strict=True):
             intent = deliveries[i].intent
-            decision_id = uuid.uuid4().hex
             decided.append((decision_id, request, decision, now))
             rules = tuple(d.rule for d in decision.denied_by)
             if decision.allowed:

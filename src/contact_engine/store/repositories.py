@@ -5,7 +5,6 @@ append-only audit trail. Rows map to the frozen dataclasses of ``contact_engine.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -50,6 +49,7 @@ from contact_engine.domain import (
 )
 from contact_engine.domain.events import Event
 from contact_engine.store.bulk import BulkStatement
+from contact_engine.store.ids import sortable_id
 from contact_engine.store.tables import (
     accounts,
     attempt_outcomes,
@@ -474,7 +474,7 @@ class AuditRepository:
 
     async def append_decision(self, request: AttemptRequest, decision: Decision,
                               at: datetime, decision_id: str | None = None) -> str:
-        decision_id = decision_id or uuid.uuid4().hex
+        decision_id = decision_id or sortable_id(at)
         async with self._engine.begin() as conn:
             await conn.execute(insert(decisions).values(**_decision_row(decision_id, request, decision, at)))
         return decision_id

@@ -177,7 +177,6 @@ attempts = Table(
     Column("provider", String(32), nullable=False),
     Column("placed_at", UtcDateTime, nullable=False),
     Index("ix_attempts_account_placed", "account_id", "placed_at"),
-    Index("ix_attempts_intent_id", "intent_id"),
 )
 
 attempt_outcomes = Table(
