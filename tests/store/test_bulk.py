@@ -78,3 +78,31 @@ async def test_a_bind_without_a_type_is_refused(db: AsyncEngine) -> None:
     async with db.begin() as conn:
         with pytest.raises(ValueError, match="tries_1"):
             await bad.run(conn, [{"k": "i1"}])
+
+
+async def test_repeated_values_reuse_their_processing_only_when_it_is_exact(db: AsyncEngine) -> None:
+    """Within one run processed values are reused (bulk._memo_key): equal instants in two
+    zones, dicts in another order and True beside 1 must still store what Core stores."""
+    from datetime import timedelta, timezone
+
+    from contact_engine.store.bulk import _memo_key
+
+    beijing = AT.astimezone(timezone(timedelta(hours=8)))
+    assert beijing == AT and _memo_key(beijing) != _memo_key(AT)
+    assert _memo_key(True) != _memo_key(1)
+    assert _memo_key({"a": "1", "b": "2"}) != _memo_key({"b": "2", "a": "1"})
+    assert _memo_key({"a": 1}) is None and _memo_key([{"rule": "x"}]) is None
+    variants = [(AT, {"cn-cba": "3", "us-regf": "2"}), (beijing, {"us-regf": "2", "cn-cba": "3"}),
+                (AT, {"cn-cba": "3", "us-regf": "2"}), (beijing, {"cn-cba": "3", "us-regf": "2"})]
+    rows = [{**_decision(i), "at": at, "next_allowed_at": at, "policy_versions": pv}
+            for i, (at, pv) in enumerate(variants)]
+    bulk = BulkStatement.insert(decisions, list(rows[0]))
+    async with db.begin() as conn:
+        await conn.execute(insert(decisions), rows)
+        await bulk.run(conn, [{**r, "id": f"b{r['id']}"} for r in rows])
+    async with db.connect() as conn:
+        raw = {r[0]: tuple(r[1:]) for r in await conn.exec_driver_sql(
+            "SELECT id, at, next_allowed_at, policy_versions, allowed FROM decisions")}
+    assert len(raw) == 8
+    for r in rows:
+        assert raw[f"b{r['id']}"] == raw[r["id"]]

@@ -8,6 +8,9 @@ the engine's time. Here a statement is compiled once per dialect, its bind proce
 the rows go to the driver as tuples through ``exec_driver_sql``: the same SQL and the same
 stored values, without the per-row machinery.
 
+Within one ``run`` a processor's result is reused for a repeated value (a batch's rows
+share their timestamp and policy versions; most decisions deny nothing): see ``_memo_key``.
+
 Statements are SQLAlchemy Core statements whose parameters are all named binds (an
 ``insert(table)`` compiled for ``columns``, an ``update`` with ``bindparam``), so the one
 statement serves SQLite (qmark) and PostgreSQL through asyncpg (``$n``).
@@ -15,7 +18,9 @@ statement serves SQLite (qmark) and PostgreSQL through asyncpg (``$n``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -25,6 +30,44 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any] | None
+
+_SCALARS = frozenset({str, int, float, bool, Decimal, date, type(None)})
+
+
+def _memo_key(value: Any) -> Hashable | None:
+    """A key under which a processed ``value`` may be reused, or None (process it anew).
+
+    Equal keys must process to equal results, so a key is exact about what processors see:
+    the value's type (``True == 1``), a datetime's UTC offset (equal instants in two zones
+    format differently), a dict's order and its values' types (only str values).
+    """
+    t = type(value)
+    if t in _SCALARS:
+        return (t, value)
+    if t is datetime:
+        return (t, value, value.utcoffset())
+    if t is dict and all(type(v) is str for v in value.values()):
+        return (t, tuple(value.items()))
+    if t is list and not value:
+        return (t,)
+    return None
+
+
+def _memoized(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proc`` with its results reused for repeated values (one statement run)."""
+    done: dict[Hashable, Any] = {}
+
+    def process(value: Any) -> Any:
+        key = _memo_key(value)
+        if key is None:
+            return proc(value)
+        try:
+            return done[key]
+        except KeyError:
+            done[key] = out = proc(value)
+            return out
+
+    return process
 
 
 class BulkStatement:
@@ -60,6 +103,6 @@ class BulkStatement:
         if not rows:
             return
         sql, names, procs = self._for(conn.dialect)
-        pairs = tuple(zip(names, procs, strict=True))
+        pairs = tuple((n, None if p is None else _memoized(p)) for n, p in zip(names, procs, strict=True))
         params = [tuple([row[n] if p is None else p(row[n]) for n, p in pairs]) for row in rows]
         await conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
