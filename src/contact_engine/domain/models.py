@@ -141,9 +141,14 @@ class Decision:
 
 
 def intent_id(campaign: str, step: str, account: str, party: str, local_day: date) -> str:
-    """The deterministic id of an intent: the same step never plans the same contact twice."""
+    """The deterministic id of an intent: the same step never plans the same contact twice.
+
+    The local day leads (``20260302`` + 24 hex digits of a hash), so a day's intents, and
+    the attempts and outcomes keyed by them, sit together in their indexes: a batch writes
+    a few hot pages instead of a page per row all over the index.
+    """
     raw = f"{campaign}|{step}|{account}|{party}|{local_day.isoformat()}"
-    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+    return f"{local_day:%Y%m%d}{hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()}"
 
 
 @dataclass(frozen=True, slots=True)
