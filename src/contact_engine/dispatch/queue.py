@@ -8,11 +8,11 @@ are taken over with ``XAUTOCLAIM``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
@@ -39,29 +39,33 @@ return table.concat(out)
 """
 
 
+_CHANNELS = {c.value: c for c in Channel}
+_MODES = {m.value: m for m in Mode}
+
+
 def encode_intent(intent: Intent) -> str:
-    """Serialise an intent (stable: the same intent gives the same member)."""
-    return json.dumps(
+    """Serialise an intent (stable: the same intent gives the same member; keys sorted,
+    no spaces, UTF-8 as is)."""
+    return orjson.dumps(
         {
             "id": intent.id, "campaign_id": intent.campaign_id, "step_id": intent.step_id,
             "account_id": intent.account_id, "party_id": intent.party_id,
-            "channel": str(intent.channel), "mode": str(intent.mode),
+            "channel": intent.channel.value, "mode": intent.mode.value,
             "contact_point": intent.contact_point, "not_before": intent.not_before.isoformat(),
             "script": intent.script, "language": intent.language,
             "local_day": intent.local_day.isoformat() if intent.local_day else None,
             "attempt_no": intent.attempt_no,
         },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+        option=orjson.OPT_SORT_KEYS,
+    ).decode()
 
 
-def decode_intent(raw: str) -> Intent:
+def decode_intent(raw: str | bytes) -> Intent:
     """Inverse of ``encode_intent``."""
-    d: dict[str, Any] = json.loads(raw)
+    d: dict[str, Any] = orjson.loads(raw)
     return Intent(
         id=d["id"], campaign_id=d["campaign_id"], step_id=d["step_id"], account_id=d["account_id"],
-        party_id=d["party_id"], channel=Channel(d["channel"]), mode=Mode(d["mode"]),
+        party_id=d["party_id"], channel=_CHANNELS[d["channel"]], mode=_MODES[d["mode"]],
         contact_point=d["contact_point"], not_before=datetime.fromisoformat(d["not_before"]),
         script=d["script"], language=d["language"],
         local_day=date.fromisoformat(d["local_day"]) if d["local_day"] else None,

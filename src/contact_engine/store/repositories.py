@@ -4,7 +4,6 @@ append-only audit trail. Rows map to the frozen dataclasses of ``contact_engine.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import (
     JSON,
     Text,
@@ -176,7 +176,7 @@ def _json(raw: Any) -> Any:
     """A JSON column read as text (``_load`` selects them so): most are empty lists."""
     if raw is None or raw == "[]":
         return ()
-    return json.loads(raw) if isinstance(raw, str) else raw
+    return orjson.loads(raw) if isinstance(raw, str) else raw
 
 
 def _json_columns(table: Any) -> list[Any]:
