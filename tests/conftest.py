@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contact_engine.config import Settings
 from contact_engine.store.db import make_engine, upgrade
-from contact_engine.store.redis import EmbeddedRedis
+from contact_engine.store.redis import EmbeddedRedis, hiredis_packing
 
 POSTGRES_URL = os.environ.get("CONTACT_ENGINE_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("CONTACT_ENGINE_TEST_REDIS_URL")
@@ -106,8 +106,9 @@ async def redis_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 @pytest.fixture
 async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
-    """A client with decode_responses=True; keys under ``redis_prefix`` are removed after."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    """A client with decode_responses=True, packing commands as the engine's do (hiredis);
+    keys under ``redis_prefix`` are removed after."""
+    client = hiredis_packing(aioredis.Redis.from_url(redis_url, decode_responses=True))
     await client.ping()
     try:
         yield client
