@@ -71,8 +71,14 @@ def _fires_on(campaign: Campaign, day: date) -> list[tuple[datetime, tuple[Step,
     return sorted((at, tuple(steps)) for at, steps in grouped.items())
 
 
-async def drain(engine: Engine, dispatcher: Dispatcher, now: datetime, batch: int = 500) -> None:
-    """Promote what is due at ``now`` and dispatch it all, counting into ``engine.stats``."""
+async def drain(engine: Engine, dispatcher: Dispatcher, now: datetime, batch: int = 2000) -> None:
+    """Promote what is due at ``now`` and dispatch it all, counting into ``engine.stats``.
+
+    ``batch``: deliveries per dispatcher batch (one transaction each). Larger batches
+    commit less often, and a commit writes each touched page once however many rows it
+    holds: 2000 ran the campaign benchmark about a tenth faster than 500 (5000 measured
+    no clearly better, for more memory).
+    """
     while True:
         await engine.queue.promote(now, limit=batch * 4)
         deliveries = await engine.queue.read(dispatcher.name, count=batch)
