@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeEngine
 
@@ -70,6 +71,11 @@ def _memoized(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return process
 
 
+#: column types whose bind processors are worth memoizing (Python formatting or JSON
+#: encoding of values that repeat within a batch); others are cheap or run in C
+_MEMOIZED = (sqltypes.DateTime, sqltypes.Date, sqltypes.JSON)
+
+
 class BulkStatement:
     """One statement, compiled per dialect, executed for many rows of named values."""
 
@@ -79,21 +85,22 @@ class BulkStatement:
         self._stmt = stmt
         self._types = dict(types)
         self._column_keys = list(column_keys) if column_keys is not None else None
-        self._compiled: dict[str, tuple[str, tuple[str, ...], tuple[Processor, ...]]] = {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...], tuple[tuple[Processor, bool], ...]]] = {}
 
     @classmethod
     def insert(cls, table: Table, columns: Sequence[str]) -> BulkStatement:
         """``INSERT INTO table (columns) VALUES (...)``, values named by column."""
         return cls(insert(table), {c: table.c[c].type for c in columns}, columns)
 
-    def _for(self, dialect: Dialect) -> tuple[str, tuple[str, ...], tuple[Processor, ...]]:
+    def _for(self, dialect: Dialect) -> tuple[str, tuple[str, ...], tuple[tuple[Processor, bool], ...]]:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self._stmt.compile(dialect=dialect, column_keys=self._column_keys)  # type: ignore[attr-defined]
             names = tuple(compiled.positiontup or ())
             if len(set(names)) != len(names) or set(names) != set(self._types):
                 raise ValueError(f"bulk statement binds {names}, typed {sorted(self._types)}")
-            procs = tuple(self._types[n].dialect_impl(dialect).bind_processor(dialect) for n in names)
+            procs = tuple((self._types[n].dialect_impl(dialect).bind_processor(dialect),
+                           isinstance(self._types[n], _MEMOIZED)) for n in names)
             found = (compiled.string, names, procs)
             self._compiled[dialect.name] = found
         return found
@@ -103,6 +110,7 @@ class BulkStatement:
         if not rows:
             return
         sql, names, procs = self._for(conn.dialect)
-        pairs = tuple((n, None if p is None else _memoized(p)) for n, p in zip(names, procs, strict=True))
+        pairs = tuple((n, _memoized(p) if p is not None and memo else p)
+                      for n, (p, memo) in zip(names, procs, strict=True))
         params = [tuple([row[n] if p is None else p(row[n]) for n, p in pairs]) for row in rows]
         await conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
