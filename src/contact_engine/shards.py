@@ -11,6 +11,10 @@ number of ``contact-engine worker`` processes share one stream on the real clock
 
 A shard that fails stops the run: the others are stopped and the first error is raised
 with the shard's traceback.
+
+The demo's generated portfolio can be imported by the shards themselves (``ShardJob.
+portfolio``): each generates the portfolio, stores its own accounts and keeps them in its
+cache, so the import runs on every core and no shard reads its accounts back.
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ from contact_engine.config import Settings
 from contact_engine.engine import Engine, EngineStats
 from contact_engine.simulation import DaySeries, SimulationResult, run_days
 
+#: accounts per write when a shard imports its share of a generated portfolio
+IMPORT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The demo's generated portfolio (``demo.portfolio.generate``): accounts, start, seed."""
+
+    accounts: int
+    start: date
+    seed: int
+
 
 @dataclass(frozen=True)
 class ShardJob:
@@ -46,6 +62,7 @@ class ShardJob:
     seed: int
     audio: bool
     cache_size: int
+    portfolio: Portfolio | None = None  # import this shard's share first (else: stored already)
 
 
 @dataclass
@@ -56,14 +73,38 @@ class ShardsResult:
     result: SimulationResult
 
 
-async def run_shard(job: ShardJob, on_day: Callable[[int], None] | None = None
-                    ) -> tuple[EngineStats, SimulationResult]:
+async def import_share(engine: Engine, portfolio: Portfolio) -> int:
+    """Store and cache the accounts of ``portfolio`` that ``engine``'s shard owns."""
+    from contact_engine.demo.portfolio import generate
+
+    stored = 0
+    chunk = []
+    for account in generate(portfolio.accounts, portfolio.start, portfolio.seed):
+        if engine.owns(account.id):
+            chunk.append(account)
+        if len(chunk) == IMPORT_CHUNK:
+            await engine.accounts.upsert_many(chunk)
+            engine.prime(chunk)
+            stored += len(chunk)
+            chunk = []
+    if chunk:
+        await engine.accounts.upsert_many(chunk)
+        engine.prime(chunk)
+        stored += len(chunk)
+    return stored
+
+
+async def run_shard(job: ShardJob, on_day: Callable[[int], None] | None = None,
+                    on_imported: Callable[[int], None] | None = None) -> tuple[EngineStats, SimulationResult]:
     """Run one shard in this process (the body of a shard process)."""
     clock = SimulatedClock(job.clock_start)
     async with Engine.open(job.settings, clock=clock, simulate=True, seed=job.seed, audio=job.audio,
                            adapters={}) as engine:
         engine.shard = job.shard
         engine.cache_accounts(job.cache_size)
+        imported = await import_share(engine, job.portfolio) if job.portfolio is not None else 0
+        if on_imported is not None:
+            on_imported(imported)
         campaign, _yaml, _status = await CampaignStore(engine.db).get(job.campaign_id)
 
         def day_done(n: int, _day: date) -> None:
@@ -77,7 +118,8 @@ async def run_shard(job: ShardJob, on_day: Callable[[int], None] | None = None
 def _shard_process(conn: Connection, job: ShardJob) -> None:
     try:
         runtime.tune_gc()
-        stats, result = runtime.run(run_shard(job, lambda n: conn.send(("day", n))))
+        stats, result = runtime.run(run_shard(job, lambda n: conn.send(("day", n)),
+                                              lambda n: conn.send(("imported", n))))
         conn.send(("done", (stats, result)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", traceback.format_exc()))
@@ -87,13 +129,18 @@ def _shard_process(conn: Connection, job: ShardJob) -> None:
 
 async def run_shards(settings: Settings, *, redis_url: str, shards: int, campaign_id: str,
                      start: date, days: int, clock_start: datetime, seed: int, audio: bool,
-                     cache_size: int, on_day: Callable[[int], None] | None = None) -> ShardsResult:
+                     cache_size: int, on_day: Callable[[int], None] | None = None,
+                     portfolio: Portfolio | None = None,
+                     on_imported: Callable[[int], None] | None = None) -> ShardsResult:
     """Run ``shards`` shard processes to the end and merge their figures.
 
     The database must exist at the newest schema (the parent's engine is open on it:
     shards do not race to migrate it). ``redis_url``: the Redis server every shard uses
     (the parent's embedded one, say);
     ``on_day(n)``: day ``n`` (0-based) is done in every shard.
+    ``portfolio``: the shards import it first (each its own accounts);
+    ``on_imported(n)``: every shard has, ``n`` accounts in all. The result's ``wall_s``
+    counts from then (the simulation alone).
     """
     if shards < 1:
         raise ValueError("shards must be at least 1")
@@ -104,13 +151,14 @@ async def run_shards(settings: Settings, *, redis_url: str, shards: int, campaig
         job = ShardJob(settings=settings.model_copy(update={
             "redis_url": redis_url, "redis_key_prefix": f"{settings.redis_key_prefix}s{i}:"}),
             shard=(i, shards), campaign_id=campaign_id, start=start, days=days, clock_start=clock_start,
-            seed=seed, audio=audio, cache_size=max(1, cache_size // shards))
+            seed=seed, audio=audio, cache_size=max(1, cache_size // shards), portfolio=portfolio)
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_shard_process, args=(child, job), name=f"contact-engine-shard-{i}")
         proc.start()
         child.close()
         running[parent] = (i, proc)
     done_days = [0] * shards
+    imported: dict[int, int] = {}
     merged_stats = EngineStats()
     series = DaySeries()
     waiting = 0
@@ -128,6 +176,13 @@ async def run_shards(settings: Settings, *, redis_url: str, shards: int, campaig
                     raise RuntimeError(f"shard {i} stopped without a result (exit code {proc.exitcode})") from None
                 if kind == "error":
                     raise RuntimeError(f"shard {i} failed:\n{value}")
+                if kind == "imported":
+                    imported[i] = value
+                    if len(imported) == shards:
+                        t0 = time.perf_counter()  # the simulation starts
+                        if on_imported is not None:
+                            on_imported(sum(imported.values()))
+                    continue
                 if kind == "day":
                     before = min(done_days)
                     done_days[i] = value + 1

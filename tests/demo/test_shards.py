@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,6 +34,13 @@ async def test_two_shard_processes_match_one_process(tmp_path: Path) -> None:
     assert two["series"]["attempts_by_day"] == one["series"]["attempts_by_day"]
     assert two["series"]["collected_by_day"] == one["series"]["collected_by_day"]
     assert one["violations"] == 0 and two["violations"] == 0
+    # the shards imported the portfolio themselves: every account, party and contact point
+    counts = []
+    for run in (one, two):
+        with sqlite3.connect(Path(run["data_dir"]) / "contact-engine.sqlite3") as db:
+            counts.append([db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+                           for t in ("accounts", "parties", "contact_points")])
+    assert counts[0] == counts[1] and counts[0][0] == 300
 
 
 async def test_a_failing_shard_stops_the_run_with_its_traceback(tmp_path: Path, redis_url: str) -> None:

@@ -28,7 +28,7 @@ from contact_engine.config import Settings, load_settings
 from contact_engine.demo.portfolio import generate
 from contact_engine.engine import Engine
 from contact_engine.errors import UserError
-from contact_engine.shards import run_shards
+from contact_engine.shards import Portfolio, run_shards
 from contact_engine.simulation import run_days
 from contact_engine.store.redis import redis_url_of
 from contact_engine.store.tables import recordings
@@ -81,19 +81,22 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
     async with Engine.open(settings, clock=clock, simulate=True, seed=seed, audio=audio, adapters={}) as engine:
         if workers == 1:
             engine.cache_accounts(cache_size)
-        # streamed: with shards, this process keeps no account in memory while they run
-        portfolio = generate(accounts, start, seed)
-        done = 0
-        while chunk := list(islice(portfolio, 2000)):
-            await engine.accounts.upsert_many(chunk)
-            if workers == 1:  # shards load their own accounts
+        if workers == 1:  # with shards, each shard imports its own accounts
+            portfolio = generate(accounts, start, seed)
+            done = 0
+            while chunk := list(islice(portfolio, 2000)):
+                await engine.accounts.upsert_many(chunk)
                 engine.prime(chunk)
-            done += len(chunk)
-            if progress:
-                progress("import", done, accounts)
+                done += len(chunk)
+                if progress:
+                    progress("import", done, accounts)
         store = CampaignStore(engine.db)
         campaign: Campaign = await store.save(DEFAULT_CAMPAIGN.read_text(encoding="utf-8"), actor="demo",
                                               at=clock.now(), source=str(DEFAULT_CAMPAIGN.name))
+
+        def tick_import(done: int, total: int) -> None:
+            if progress:
+                progress("import", done, total)
 
         def tick(n: int, _day: date) -> None:
             if progress:
@@ -105,7 +108,9 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
             sharded = await run_shards(settings, redis_url=redis_url_of(engine.redis, settings), shards=workers,
                                        campaign_id=campaign.id, start=start, days=days, clock_start=clock.now(),
                                        seed=seed, audio=audio, cache_size=cache_size,
-                                       on_day=lambda n: tick(n, start))
+                                       on_day=lambda n: tick(n, start),
+                                       portfolio=Portfolio(accounts, start, seed),
+                                       on_imported=lambda n: tick_import(n, accounts))
             engine.stats.merge(sharded.stats)
             result = sharded.result
         sim_done = time.perf_counter()
