@@ -131,5 +131,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    runtime.tune_gc()
-    runtime.run(main())
+    runtime.run(main(), long_running=True)

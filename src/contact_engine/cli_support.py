@@ -16,11 +16,6 @@ err_console = Console(stderr=True)
 
 
 def run(coro: Coroutine[Any, Any, T], *, long_running: bool = False) -> T:
-    """Run one coroutine to completion for a CLI command (on uvloop when installed).
-
-    ``long_running``: a process that serves or simulates for long (worker, scheduler,
-    serve, demo): the cycle collector is tuned for it first (``runtime.tune_gc``).
-    """
-    if long_running:
-        runtime.tune_gc()
-    return runtime.run(coro)
+    """Run one coroutine to completion for a CLI command (``runtime.run``: on uvloop when
+    installed; ``long_running`` tunes the cycle collector first)."""
+    return runtime.run(coro, long_running=long_running)

@@ -47,7 +47,13 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion on a new event loop (uvloop's when installed)."""
+def run(coro: Coroutine[Any, Any, T], *, long_running: bool = False) -> T:
+    """Run ``coro`` to completion on a new event loop (uvloop's when installed).
+
+    ``long_running``: a process that serves or simulates for long (worker, scheduler,
+    serve, demo, a shard, a benchmark): the cycle collector is tuned first (``tune_gc``).
+    """
+    if long_running:
+        tune_gc()
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(coro)

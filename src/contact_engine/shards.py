@@ -117,9 +117,8 @@ async def run_shard(job: ShardJob, on_day: Callable[[int], None] | None = None,
 
 def _shard_process(conn: Connection, job: ShardJob) -> None:
     try:
-        runtime.tune_gc()
         stats, result = runtime.run(run_shard(job, lambda n: conn.send(("day", n)),
-                                              lambda n: conn.send(("imported", n))))
+                                              lambda n: conn.send(("imported", n))), long_running=True)
         conn.send(("done", (stats, result)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", traceback.format_exc()))
