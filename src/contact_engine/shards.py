@@ -26,6 +26,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -73,24 +74,20 @@ class ShardsResult:
     result: SimulationResult
 
 
-async def import_share(engine: Engine, portfolio: Portfolio) -> int:
-    """Store and cache the accounts of ``portfolio`` that ``engine``'s shard owns."""
+async def import_share(engine: Engine, portfolio: Portfolio,
+                       on_chunk: Callable[[int], None] | None = None) -> int:
+    """Store and cache the accounts of ``portfolio`` that ``engine``'s shard owns (all of
+    them without shards), ``IMPORT_CHUNK`` at a time; ``on_chunk(n)``: ``n`` stored so far."""
     from contact_engine.demo.portfolio import generate
 
+    own = (a for a in generate(portfolio.accounts, portfolio.start, portfolio.seed) if engine.owns(a.id))
     stored = 0
-    chunk = []
-    for account in generate(portfolio.accounts, portfolio.start, portfolio.seed):
-        if engine.owns(account.id):
-            chunk.append(account)
-        if len(chunk) == IMPORT_CHUNK:
-            await engine.accounts.upsert_many(chunk)
-            engine.prime(chunk)
-            stored += len(chunk)
-            chunk = []
-    if chunk:
+    while chunk := list(islice(own, IMPORT_CHUNK)):
         await engine.accounts.upsert_many(chunk)
         engine.prime(chunk)
         stored += len(chunk)
+        if on_chunk is not None:
+            on_chunk(stored)
     return stored
 
 

@@ -14,7 +14,6 @@ import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from contact_engine.config import Settings, load_settings
 from contact_engine.demo.portfolio import generate
 from contact_engine.engine import Engine
 from contact_engine.errors import UserError
-from contact_engine.shards import Portfolio, run_shards
+from contact_engine.shards import Portfolio, import_share, run_shards
 from contact_engine.simulation import run_days
 from contact_engine.store.redis import redis_url_of
 from contact_engine.store.tables import recordings
@@ -78,25 +77,19 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
     t0 = time.perf_counter()
     settings = settings or demo_settings(data_dir)
     clock = SimulatedClock(datetime.combine(start, datetime.min.time(), ZoneInfo("Asia/Shanghai")))
+
+    def tick_import(done: int, total: int) -> None:
+        if progress:
+            progress("import", done, total)
+
     async with Engine.open(settings, clock=clock, simulate=True, seed=seed, audio=audio, adapters={}) as engine:
-        if workers == 1:
-            engine.cache_accounts(cache_size)
+        portfolio = Portfolio(accounts, start, seed)
         if workers == 1:  # with shards, each shard imports its own accounts
-            portfolio = generate(accounts, start, seed)
-            done = 0
-            while chunk := list(islice(portfolio, 2000)):
-                await engine.accounts.upsert_many(chunk)
-                engine.prime(chunk)
-                done += len(chunk)
-                if progress:
-                    progress("import", done, accounts)
+            engine.cache_accounts(cache_size)
+            await import_share(engine, portfolio, lambda n: tick_import(n, accounts))
         store = CampaignStore(engine.db)
         campaign: Campaign = await store.save(DEFAULT_CAMPAIGN.read_text(encoding="utf-8"), actor="demo",
                                               at=clock.now(), source=str(DEFAULT_CAMPAIGN.name))
-
-        def tick_import(done: int, total: int) -> None:
-            if progress:
-                progress("import", done, total)
 
         def tick(n: int, _day: date) -> None:
             if progress:
@@ -109,7 +102,7 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
                                        campaign_id=campaign.id, start=start, days=days, clock_start=clock.now(),
                                        seed=seed, audio=audio, cache_size=cache_size,
                                        on_day=lambda n: tick(n, start),
-                                       portfolio=Portfolio(accounts, start, seed),
+                                       portfolio=portfolio,
                                        on_imported=lambda n: tick_import(n, accounts))
             engine.stats.merge(sharded.stats)
             result = sharded.result
