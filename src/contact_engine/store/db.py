@@ -22,6 +22,13 @@ from contact_engine.errors import ServiceUnavailableError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+#: SQLite checkpoints its write-ahead log into the database once the log holds this many
+#: pages (4 KiB each: 64 MiB). SQLite's default of 1,000 pages made nearly every batch
+#: commit of a campaign run a checkpoint (copying the pages again, with two fsyncs);
+#: rarer checkpoints copy a page rewritten by many commits once. Measured on the campaign
+#: benchmark's path: commit time halved.
+SQLITE_WAL_AUTOCHECKPOINT = 16384
+
 
 def _json_dumps(value: Any) -> str:
     """JSON columns' serializer (orjson: several times faster than the standard library)."""
@@ -29,7 +36,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An async engine for ``url``; SQLite gets WAL (checkpointed every
+    ``SQLITE_WAL_AUTOCHECKPOINT`` pages), foreign keys and a busy timeout."""
     json_args: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **json_args)
@@ -40,6 +48,7 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
             cur.close()
 
         return engine
