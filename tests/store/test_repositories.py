@@ -127,3 +127,34 @@ async def test_audit_trail_round_trip(db: AsyncEngine) -> None:
 
 def test_example_portfolio_exists() -> None:
     assert (Path(__file__).resolve().parents[2] / "examples" / "portfolio.csv").is_file()
+
+
+async def test_sqlite_connections_get_wal_and_the_checkpoint_interval(tmp_path: Path) -> None:
+    from contact_engine.store.db import SQLITE_WAL_AUTOCHECKPOINT, make_engine
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.sqlite3'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == SQLITE_WAL_AUTOCHECKPOINT
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_the_migrated_schema_has_exactly_the_indexes_of_the_tables_module(db: AsyncEngine) -> None:
+    from sqlalchemy import inspect
+
+    from contact_engine.store.tables import metadata
+
+    def indexes(sync_conn: object) -> dict[str, set[str]]:
+        insp = inspect(sync_conn)
+        # (PostgreSQL also lists the index behind each unique constraint)
+        return {t: {ix["name"] for ix in insp.get_indexes(t) if ix.get("name") and not ix.get("duplicates_constraint")}
+                for t in metadata.tables}
+
+    async with db.connect() as conn:
+        migrated = await conn.run_sync(indexes)
+    declared = {name: {ix.name for ix in table.indexes if ix.name} for name, table in metadata.tables.items()}
+    assert migrated == declared
+    assert "ix_intents_account_id" not in migrated["intents"]

@@ -139,7 +139,6 @@ intents = Table(
     Column("tries", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    Index("ix_intents_account_id", "account_id"),
     Index("ix_intents_status", "status"),
 )
 
