@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -119,11 +119,9 @@ class ChannelAdapter(ABC):
         Raises ProviderError. ``accepted`` on the error says whether the provider may
         already have acted (then the gate reservation must be kept, not released).
         """
-        if contact.channel not in self.channels:
-            raise ProviderError(
-                f"{self.provider} does not serve {contact.channel}",
-                category=ErrorCategory.PERMANENT,
-            )
+        unserved = self._refuse_unserved(contact)
+        if unserved is not None:
+            raise unserved
         if self._pacing is not None:
             await self._pacing.acquire()
         try:
@@ -142,6 +140,32 @@ class ChannelAdapter(ABC):
             raise
         self.sent += 1
         return receipt
+
+    async def send_many(self, contacts: Sequence[OutboundContact], *,
+                        concurrency: int = 64) -> list[SendReceipt | ProviderError]:
+        """Place many contacts; for each, its receipt or the ProviderError that refused it.
+
+        By default every contact goes through ``send`` (paced, bounded in time), at most
+        ``concurrency`` at once. An adapter that can hand a whole batch to its provider
+        at once overrides this (the simulator does).
+        """
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(contact: OutboundContact) -> SendReceipt | ProviderError:
+            async with sem:
+                try:
+                    return await self.send(contact)
+                except ProviderError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(c) for c in contacts)))
+
+    def _refuse_unserved(self, contact: OutboundContact) -> ProviderError | None:
+        """The error for a contact on a channel this adapter does not serve, else None."""
+        if contact.channel in self.channels:
+            return None
+        return ProviderError(f"{self.provider} does not serve {contact.channel}",
+                             category=ErrorCategory.PERMANENT)
 
     @abstractmethod
     async def _send(self, contact: OutboundContact) -> SendReceipt:

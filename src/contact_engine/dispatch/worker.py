@@ -109,7 +109,7 @@ class Dispatcher:
         self._accounts = accounts
         self._adapters = adapters
         self._compose = compose
-        self._sem = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency  # sends in flight per adapter (those that send one by one)
 
     async def handle(self, delivery: Delivery, now: datetime) -> Handled:
         """Handle one delivery and acknowledge it."""
@@ -185,7 +185,7 @@ class Dispatcher:
                 out[i] = Handled(Result.DEFERRED, rules, intent)
             else:
                 out[i] = Handled(Result.DROPPED, rules, intent)
-        results = await asyncio.gather(*(self._send(deliveries[i].intent, acct, now) for i, acct, _d, _id in sends))
+        results = await self._send_all([(deliveries[i].intent, acct) for i, acct, _d, _id in sends], now)
         outcomes: list[dict[str, Any]] = []
         for (i, account, decision, decision_id), (receipt, error) in zip(sends, results, strict=True):
             intent = deliveries[i].intent
@@ -216,20 +216,32 @@ class Dispatcher:
             await self._q.schedule(later)
         return handled
 
-    async def _send(self, intent: Intent, account: Account,
-                    now: datetime) -> tuple[SendReceipt | None, ProviderError | None]:
-        adapter = self._adapters.get(intent.channel)
-        if adapter is None:
-            return None, ProviderError(f"no provider for {intent.channel}", category=ErrorCategory.PERMANENT)
-        try:
-            contact = self._compose(intent, account, now)
-        except UserError as exc:
-            return None, ProviderError(str(exc), category=ErrorCategory.PERMANENT)
-        async with self._sem:
+    async def _send_all(self, todo: Sequence[tuple[Intent, Account]],
+                        now: datetime) -> list[tuple[SendReceipt | None, ProviderError | None]]:
+        """Compose each intent's contact and place them: one ``send_many`` per adapter
+        (the adapters' batches run side by side). A receipt or an error for each."""
+        out: list[tuple[SendReceipt | None, ProviderError | None]] = [(None, None)] * len(todo)
+        batches: dict[int, tuple[ChannelAdapter, list[int], list[OutboundContact]]] = {}
+        for n, (intent, account) in enumerate(todo):
+            adapter = self._adapters.get(intent.channel)
+            if adapter is None:
+                out[n] = (None, ProviderError(f"no provider for {intent.channel}",
+                                              category=ErrorCategory.PERMANENT))
+                continue
             try:
-                return await adapter.send(contact), None
-            except ProviderError as exc:
-                return None, exc
+                contact = self._compose(intent, account, now)
+            except UserError as exc:
+                out[n] = (None, ProviderError(str(exc), category=ErrorCategory.PERMANENT))
+                continue
+            _adapter, where, contacts = batches.setdefault(id(adapter), (adapter, [], []))
+            where.append(n)
+            contacts.append(contact)
+        sent = await asyncio.gather(*(adapter.send_many(contacts, concurrency=self._concurrency)
+                                      for adapter, _where, contacts in batches.values()))
+        for (_adapter, where, _contacts), results in zip(batches.values(), sent, strict=True):
+            for n, r in zip(where, results, strict=True):
+                out[n] = (None, r) if isinstance(r, ProviderError) else (r, None)
+        return out
 
     async def _reconcile(self, busy: Sequence[Intent], now: datetime,
                          recovered: list[dict[str, Any]]) -> tuple[set[str], dict[str, Result]]:

@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,10 @@ class NetworkState(ABC):
     @abstractmethod
     async def register_send(self, attempt_id: str) -> int:
         """Count a send of ``attempt_id``; returns how many times it was sent."""
+
+    async def register_sends(self, attempt_ids: Sequence[str]) -> list[int]:
+        """``register_send`` for each id, in order (one round trip where the state allows)."""
+        return [await self.register_send(a) for a in attempt_ids]
 
     @abstractmethod
     async def was_sent(self, attempt_id: str) -> bool: ...
@@ -107,6 +112,14 @@ class RedisNetworkState(NetworkState):
 
     async def register_send(self, attempt_id: str) -> int:
         return int(await self._r.hincrby(self._sent, attempt_id, 1))  # type: ignore[misc]
+
+    async def register_sends(self, attempt_ids: Sequence[str]) -> list[int]:
+        if not attempt_ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for a in attempt_ids:
+                pipe.hincrby(self._sent, a, 1)
+            return [int(n) for n in await pipe.execute()]
 
     async def was_sent(self, attempt_id: str) -> bool:
         return bool(await self._r.hexists(self._sent, attempt_id))  # type: ignore[misc]
@@ -201,8 +214,23 @@ class SimulatedNetwork:
 
     async def place(self, contact: OutboundContact, at: datetime) -> str:
         """Accept ``contact`` at ``at``: register it and schedule its final report."""
-        count = await self.state.register_send(contact.attempt_id)
-        ref = f"SIM{contact.attempt_id}" + (f"-{count}" if count > 1 else "")
+        return (await self.place_many([contact], at))[0]
+
+    async def place_many(self, contacts: Sequence[OutboundContact], at: datetime) -> list[str]:
+        """``place`` for many contacts at one instant (two state round trips in all);
+        returns each one's provider reference."""
+        counts = await self.state.register_sends([c.attempt_id for c in contacts])
+        refs: list[str] = []
+        events: list[tuple[float, dict[str, Any]]] = []
+        for contact, count in zip(contacts, counts, strict=True):
+            ref = f"SIM{contact.attempt_id}" + (f"-{count}" if count > 1 else "")
+            refs.append(ref)
+            events += self._events(contact, ref, at)
+        await self.state.push(events)
+        return refs
+
+    def _events(self, contact: OutboundContact, ref: str, at: datetime) -> list[tuple[float, dict[str, Any]]]:
+        """What placing ``contact`` sets off: its final report, maybe a payment or a broken promise."""
         v = contact.variables
         call = self.model.draw(contact.attempt_id, contact.channel,
                                local_hour=int(v.get("sim_local_hour", "10")),
@@ -232,8 +260,7 @@ class SimulatedNetwork:
                 when = end + timedelta(days=7 * self.time_scale)
                 events.append((when.timestamp(), {"kind": "promise_broken", "account_id": contact.account_id,
                                                   "at": _iso(when)}))
-        await self.state.push(events)
-        return ref
+        return events
 
     async def due(self, now: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         """Events due at ``now`` (reports, payments, broken promises), oldest first."""
