@@ -46,17 +46,21 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def _tree_rss_kib(root: int) -> int:
-    """Summed VmRSS (KiB) of ``root`` and its descendants, read from /proc (only the
-    tree's own entries: scanning every process would tax the run it measures)."""
+    """Summed resident set size (KiB) of ``root`` and its descendants, read from /proc
+    (only the tree's own entries: scanning every process would tax the run it measures;
+    ``statm`` rather than ``status``: the kernel fills it without the rest of the status)."""
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         todo += _children(pid)
         try:
-            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-        except OSError:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+                total += int(f.read().split()[1]) * _PAGE_KIB
+        except (OSError, ValueError, IndexError):
             continue
     return total
 
