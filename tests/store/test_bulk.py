@@ -106,3 +106,27 @@ async def test_repeated_values_reuse_their_processing_only_when_it_is_exact(db: 
     assert len(raw) == 8
     for r in rows:
         assert raw[f"b{r['id']}"] == raw[r["id"]]
+
+
+def test_the_memo_processes_each_distinct_value_once_and_follows_identity_exactly() -> None:
+    from datetime import timedelta, timezone
+
+    from contact_engine.store.bulk import _memoized
+
+    calls: list[object] = []
+
+    def proc(v: object) -> str:
+        calls.append(v)
+        return repr(v)
+
+    memo = _memoized(proc)
+    beijing = AT.astimezone(timezone(timedelta(hours=8)))
+    same = [AT, AT, AT, beijing, beijing, AT]
+    assert [memo(v) for v in same] == [repr(v) for v in same]
+    assert calls == [AT, beijing]  # the same object again: no call; equal instant, other zone: its own
+    shared = {"cn-cba": "3"}
+    assert memo(shared) == memo(shared) == repr(shared) and calls[-1] is shared and len(calls) == 3
+    nested = [{"rule": "x"}]  # no exact key: processed every time, even the same object
+    memo(nested)
+    memo(nested)
+    assert calls[-2:] == [nested, nested]

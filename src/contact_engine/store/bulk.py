@@ -55,20 +55,32 @@ def _memo_key(value: Any) -> Hashable | None:
 
 
 def _memoized(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``proc`` with its results reused for repeated values (one statement run)."""
+    """``proc`` with its results reused for repeated values (one statement run).
+
+    The very object processed last is answered first, without a key: a batch's rows
+    mostly share one timestamp object (the run's rows are all built before it starts,
+    so a shared object cannot change between them).
+    """
     done: dict[Hashable, Any] = {}
+    last: list[Any] = [_UNSET, None]  # the last value processed, its result
 
     def process(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
         key = _memo_key(value)
         if key is None:
             return proc(value)
         try:
-            return done[key]
+            out = done[key]
         except KeyError:
             done[key] = out = proc(value)
-            return out
+        last[0], last[1] = value, out
+        return out
 
     return process
+
+
+_UNSET = object()
 
 
 #: column types whose bind processors are worth memoizing (Python formatting or JSON
