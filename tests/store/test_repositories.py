@@ -158,3 +158,59 @@ async def test_the_migrated_schema_has_exactly_the_indexes_of_the_tables_module(
     declared = {name: {ix.name for ix in table.indexes if ix.name} for name, table in metadata.tables.items()}
     assert migrated == declared
     assert "ix_intents_account_id" not in migrated["intents"]
+
+
+async def test_a_checkpointer_thread_moves_the_log_into_the_database(tmp_path: Path) -> None:
+    import asyncio
+    import sqlite3
+    import threading
+
+    from contact_engine.store.db import WalCheckpointer, make_engine
+
+    path = tmp_path / "c.sqlite3"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    checkpointer = WalCheckpointer(path, interval_s=0.05)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (x TEXT)")
+            await conn.exec_driver_sql("INSERT INTO t VALUES (?)", [("x" * 200,) for _ in range(5000)])
+        checkpointer.start()
+        for _ in range(200):
+            if checkpointer.last is not None and checkpointer.last[1] > 0:
+                break
+            await asyncio.sleep(0.02)
+        assert checkpointer.last is not None
+        busy, log_frames, done = checkpointer.last
+        assert busy == 0 and log_frames > 100 and done == log_frames  # every committed page copied
+    finally:
+        checkpointer.stop()
+        await engine.dispose()
+    assert not any(t.name.startswith("wal-checkpoint") for t in threading.enumerate())
+    with sqlite3.connect(path) as raw:  # the copy is complete: the database alone holds the rows
+        assert raw.execute("SELECT count(*) FROM t").fetchone() == (5000,)
+
+
+async def test_the_checkpointer_never_creates_a_database(tmp_path: Path) -> None:
+    import asyncio
+
+    from contact_engine.store.db import WalCheckpointer
+
+    missing = tmp_path / "missing.sqlite3"
+    checkpointer = WalCheckpointer(missing, interval_s=0.01).start()
+    await asyncio.sleep(0.1)
+    checkpointer.stop()
+    assert not missing.exists() and checkpointer.last is None
+
+
+async def test_open_database_runs_a_checkpointer_for_sqlite_only_while_open(tmp_path: Path) -> None:
+    import threading
+
+    from contact_engine.config import Settings
+    from contact_engine.store.db import open_database
+
+    def running() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("wal-checkpoint")]
+
+    async with open_database(Settings(data_dir=tmp_path / "var")):
+        assert running() == ["wal-checkpoint:contact-engine.sqlite3"]
+    assert running() == []

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from contact_engine.config import Settings, redact_url
 from contact_engine.errors import ServiceUnavailableError
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: SQLite checkpoints its write-ahead log into the database once the log holds this many
@@ -28,6 +33,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: rarer checkpoints copy a page rewritten by many commits once. Measured on the campaign
 #: benchmark's path: commit time halved.
 SQLITE_WAL_AUTOCHECKPOINT = 16384
+#: seconds between the checkpoints of ``WalCheckpointer`` (``open_database`` runs one)
+SQLITE_CHECKPOINT_INTERVAL_S = 1.0
 
 
 def _json_dumps(value: Any) -> str:
@@ -55,11 +62,70 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_args)
 
 
-def _prepare_sqlite_dir(url: str) -> None:
+def _sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None: not SQLite, or in memory)."""
     if url.startswith("sqlite") and ":///" in url:
-        path = url.split(":///", 1)[1]
+        path = url.split(":///", 1)[1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return Path(path)
+    return None
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite database's write-ahead log from a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that takes the log past
+    ``SQLITE_WAL_AUTOCHECKPOINT`` pages, so whoever waits on that commit (an event loop)
+    also waits for the copy into the database and its fsyncs. This thread checkpoints every
+    ``interval_s`` seconds instead, on its own connection and off every event loop; the
+    automatic checkpoint stays as the backstop. PASSIVE: it never waits for a reader or
+    a writer, and copies what no reader still needs. Measured on the campaign path: the
+    engine's commits took a third of their time before.
+
+    The database must exist (it is opened read-write, never created); errors are logged
+    and the next interval tries again.
+    """
+
+    def __init__(self, path: Path, interval_s: float = SQLITE_CHECKPOINT_INTERVAL_S) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        #: the last checkpoint's (busy, frames in the log, frames checkpointed)
+        self.last: tuple[int, int, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"wal-checkpoint:{path.name}", daemon=True)
+
+    def start(self) -> WalCheckpointer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread (at once: it does not finish a pending interval)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
+                                               isolation_level=None)
+                    row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.last = (int(row[0]), int(row[1]), int(row[2]))
+                except sqlite3.Error as exc:
+                    log.warning("checkpoint of %s failed (tried again in %g s): %s", self.path.name,
+                                self.interval_s, exc)
+        finally:
+            if conn is not None:
+                conn.close()
 
 
 def alembic_config(url: str) -> Any:
@@ -97,14 +163,21 @@ async def check_connection(engine: AsyncEngine, url: str) -> None:
 
 @contextlib.asynccontextmanager
 async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[AsyncEngine]:
-    """Yield a checked engine; by default migrate to the newest schema first."""
+    """Yield a checked engine; by default migrate to the newest schema first. A SQLite
+    database file gets a ``WalCheckpointer`` while the engine is open."""
     url = settings.effective_database_url
     _prepare_sqlite_dir(url)
     engine = make_engine(url)
+    checkpointer: WalCheckpointer | None = None
     try:
         await check_connection(engine, url)
         if migrate:
             await upgrade(url)
+        path = _sqlite_path(url)
+        if path is not None and path.exists():
+            checkpointer = WalCheckpointer(path).start()
         yield engine
     finally:
+        if checkpointer is not None:
+            checkpointer.stop()
         await engine.dispose()
