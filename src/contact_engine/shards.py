@@ -80,7 +80,7 @@ async def import_share(engine: Engine, portfolio: Portfolio,
     them without shards), ``IMPORT_CHUNK`` at a time; ``on_chunk(n)``: ``n`` stored so far."""
     from contact_engine.demo.portfolio import generate
 
-    own = (a for a in generate(portfolio.accounts, portfolio.start, portfolio.seed) if engine.owns(a.id))
+    own = generate(portfolio.accounts, portfolio.start, portfolio.seed, keep=engine.owns)
     stored = 0
     while chunk := list(islice(own, IMPORT_CHUNK)):
         await engine.accounts.upsert_many(chunk)
