@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
@@ -109,11 +110,11 @@ class FlakyAudit(AuditRepository):
 
     failed = False
 
-    async def append_batch(self, **kw: object) -> None:  # type: ignore[override]
+    def begin(self) -> Any:
         if not self.failed:
             self.failed = True
             raise RuntimeError("database went away")
-        await super().append_batch(**kw)  # type: ignore[arg-type]
+        return super().begin()
 
 
 class RegisterAdapter(RecordingAdapter):

@@ -130,3 +130,22 @@ def test_the_memo_processes_each_distinct_value_once_and_follows_identity_exactl
     memo(nested)
     memo(nested)
     assert calls[-2:] == [nested, nested]
+
+
+async def test_statements_bound_before_the_transaction_store_what_run_stores(db: AsyncEngine) -> None:
+    from contact_engine.store.bulk import run_all
+
+    bulk = BulkStatement.insert(decisions, list(_decision(0)))
+    assert bulk.bind(db.dialect, []) is None
+    bound = [bulk.bind(db.dialect, [{**_decision(i), "id": f"b{i}"} for i in range(3)]), None,
+             bulk.bind(db.dialect, [{**_decision(3), "id": "b3"}])]
+    async with db.connect() as conn:  # binding wrote nothing
+        assert (await conn.execute(select(decisions.c.id))).all() == []
+    async with db.begin() as conn:
+        await bulk.run(conn, [_decision(i) for i in range(4)])
+        await run_all(conn, bound)
+    async with db.connect() as conn:
+        rows = {r["id"]: dict(r) for r in (await conn.execute(select(decisions))).mappings()}
+    assert sorted(rows) == ["b0", "b1", "b2", "b3", "d0", "d1", "d2", "d3"]
+    for i in range(4):
+        assert {k: v for k, v in rows[f"b{i}"].items() if k != "id"} == {k: v for k, v in rows[f"d{i}"].items() if k != "id"}

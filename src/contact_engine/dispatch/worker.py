@@ -30,6 +30,7 @@ from contact_engine.channels.base import ChannelAdapter, OutboundContact, SendRe
 from contact_engine.dispatch.queue import Delivery, DispatchQueue
 from contact_engine.domain import Account, AttemptRequest, Channel, Decision, Intent
 from contact_engine.errors import ErrorCategory, ProviderError, UserError
+from contact_engine.store.bulk import run_all
 from contact_engine.store.ids import sortable_ids
 from contact_engine.store.repositories import AuditRepository, IntentRepository
 
@@ -204,13 +205,14 @@ class Dispatcher:
                                  "provider_ref": receipt.provider_ref})
                 out[i] = Handled(Result.SENT, intent=intent)
         handled = [h for h in out if h is not None]
+        # Everything bound first: SQLite's write lock is held only while the rows go in.
+        writes = self._audit.bind_batch(decided=decided, placed=placed, outcomes=outcomes, recovered=recovered)
+        if self._intents is not None:
+            writes.append(self._intents.bind_status_many(
+                [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
+                 for h in handled if h.intent is not None and h.result in _STATUS], now))
         async with self._audit.begin() as conn:
-            await self._audit.append_batch(decided=decided, placed=placed, outcomes=outcomes,
-                                           recovered=recovered, conn=conn)
-            if self._intents is not None:
-                await self._intents.set_status_many(
-                    [(h.intent.id, _STATUS[h.result], h.rules[0] if h.rules else None)
-                     for h in handled if h.intent is not None and h.result in _STATUS], now, conn=conn)
+            await run_all(conn, writes)
         if later:
             await self._q.unclaim_many(unclaim)
             await self._q.schedule(later)

@@ -19,6 +19,7 @@ statement serves SQLite (qmark) and PostgreSQL through asyncpg (``$n``).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -117,12 +118,38 @@ class BulkStatement:
             self._compiled[dialect.name] = found
         return found
 
-    async def run(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Execute for every row (a mapping from bind name to value); nothing for none."""
+    def bind(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> BoundStatement | None:
+        """The SQL and every row's processed parameters (a row maps bind names to values),
+        ready to execute; None for no rows. Binding needs no connection: a transaction can
+        bind all its statements first and then hold SQLite's write lock only while they
+        execute."""
         if not rows:
-            return
-        sql, names, procs = self._for(conn.dialect)
+            return None
+        sql, names, procs = self._for(dialect)
         pairs = tuple((n, _memoized(p) if p is not None and memo else p)
                       for n, (p, memo) in zip(names, procs, strict=True))
-        params = [tuple([row[n] if p is None else p(row[n]) for n, p in pairs]) for row in rows]
-        await conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+        return BoundStatement(sql, [tuple([row[n] if p is None else p(row[n]) for n, p in pairs]) for row in rows])
+
+    async def run(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute for every row (a mapping from bind name to value); nothing for none."""
+        bound = self.bind(conn.dialect, rows)
+        if bound is not None:
+            await bound.run(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundStatement:
+    """A bulk statement with its rows' parameters processed: only executing is left."""
+
+    sql: str
+    params: list[tuple[Any, ...]]
+
+    async def run(self, conn: AsyncConnection) -> None:
+        await conn.exec_driver_sql(self.sql, self.params)  # type: ignore[arg-type]
+
+
+async def run_all(conn: AsyncConnection, bound: Sequence[BoundStatement | None]) -> None:
+    """Execute bound statements in order (None: nothing to write)."""
+    for b in bound:
+        if b is not None:
+            await b.run(conn)

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contact_engine.domain import (
@@ -48,7 +48,7 @@ from contact_engine.domain import (
     Role,
 )
 from contact_engine.domain.events import Event
-from contact_engine.store.bulk import BulkStatement
+from contact_engine.store.bulk import BoundStatement, BulkStatement, run_all
 from contact_engine.store.ids import sortable_id
 from contact_engine.store.tables import (
     accounts,
@@ -92,12 +92,12 @@ async def _within(engine: AsyncEngine, conn: AsyncConnection | None) -> AsyncIte
 _ON_CONFLICT: dict[tuple[str, str, bool], BulkStatement] = {}
 
 
-def _on_conflict(conn: AsyncConnection, table: Any, index_elements: list[str], *,
+def _on_conflict(for_dialect: Dialect, table: Any, index_elements: list[str], *,
                  update: bool) -> BulkStatement:
-    """``INSERT ... ON CONFLICT`` for the connection's dialect, for rows of every column but
+    """``INSERT ... ON CONFLICT`` for ``for_dialect``, for rows of every column but
     an autoincrement id: ``update`` replaces the stored row (``created_at`` is kept),
     otherwise a stored row is left as it is (``DO NOTHING``)."""
-    dialect = conn.dialect.name
+    dialect = for_dialect.name
     found = _ON_CONFLICT.get((dialect, table.name, update))
     if found is None:
         mod = postgresql if dialect == "postgresql" else sqlite
@@ -375,9 +375,10 @@ class AccountRepository:
         now = datetime.now(UTC)
         for start in range(0, len(accts), batch_size):
             a_rows, p_rows, c_rows = account_rows(accts[start:start + batch_size], now)
-            await _on_conflict(conn, accounts, ["id"], update=True).run(conn, a_rows)
-            await _on_conflict(conn, parties, ["id"], update=True).run(conn, p_rows)
-            await _on_conflict(conn, contact_points, ["party_id", "kind", "value"], update=True).run(conn, c_rows)
+            await _on_conflict(conn.dialect, accounts, ["id"], update=True).run(conn, a_rows)
+            await _on_conflict(conn.dialect, parties, ["id"], update=True).run(conn, p_rows)
+            await _on_conflict(conn.dialect, contact_points, ["party_id", "kind", "value"],
+                               update=True).run(conn, c_rows)
 
     async def set_status(self, account_id: str, status: AccountStatus) -> None:
         await self.apply_effects(statuses={account_id: status})
@@ -437,11 +438,17 @@ class IntentRepository:
                               conn: AsyncConnection | None = None) -> None:
         """(intent id, status, last rule) for many intents, in one transaction (the caller's
         when ``conn`` is given)."""
-        if not changes:
+        bound = self.bind_status_many(changes, at)
+        if bound is None:
             return
-        rows = [{"k": k, "s": s, "r": r, "u": at} for k, s, r in changes]
         async with _within(self._engine, conn) as c:
-            await _SET_INTENT_STATUS.run(c, rows)
+            await bound.run(c)
+
+    def bind_status_many(self, changes: Sequence[tuple[str, str, str | None]],
+                         at: datetime) -> BoundStatement | None:
+        """``set_status_many``'s statement, bound (to run in the caller's transaction)."""
+        return _SET_INTENT_STATUS.bind(self._engine.dialect,
+                                       [{"k": k, "s": s, "r": r, "u": at} for k, s, r in changes])
 
     async def counts(self) -> dict[str, int]:
         """How many intents are in each status."""
@@ -514,12 +521,23 @@ class AuditRepository:
         """
         if not (decided or placed or outcomes or recovered):
             return
+        bound = self.bind_batch(decided=decided, placed=placed, outcomes=outcomes, recovered=recovered)
         async with _within(self._engine, conn) as conn:
-            await _on_conflict(conn, attempts, ["id"], update=False).run(conn, recovered)
-            await _INSERT_DECISIONS.run(conn, [_decision_row(i, r, d, at) for i, r, d, at in decided])
-            await _INSERT_ATTEMPTS.run(conn, placed)
-            await _INSERT_OUTCOMES.run(conn, [{"provider_ref": None, "duration_s": None, "detail": {},
-                                               "received_at": o.get("at"), **o} for o in outcomes])
+            await run_all(conn, bound)
+
+    def bind_batch(self, *, decided: Sequence[tuple[str, AttemptRequest, Decision, datetime]] = (),
+                   placed: Sequence[dict[str, Any]] = (), outcomes: Sequence[dict[str, Any]] = (),
+                   recovered: Sequence[dict[str, Any]] = ()) -> list[BoundStatement | None]:
+        """``append_batch``'s statements, bound (to run with ``run_all`` in the caller's
+        transaction, after binding everything it writes)."""
+        dialect = self._engine.dialect
+        return [
+            _on_conflict(dialect, attempts, ["id"], update=False).bind(dialect, recovered),
+            _INSERT_DECISIONS.bind(dialect, [_decision_row(i, r, d, at) for i, r, d, at in decided]),
+            _INSERT_ATTEMPTS.bind(dialect, placed),
+            _INSERT_OUTCOMES.bind(dialect, [{"provider_ref": None, "duration_s": None, "detail": {},
+                                             "received_at": o.get("at"), **o} for o in outcomes]),
+        ]
 
     async def attempts_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored attempts among ``ids``: what a report needs of each (id, account,
