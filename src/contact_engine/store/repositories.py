@@ -434,19 +434,10 @@ class IntentRepository:
             await _INSERT_INTENTS.run(conn, fresh)
         return {str(r["id"]) for r in fresh}
 
-    async def set_status_many(self, changes: Sequence[tuple[str, str, str | None]], at: datetime, *,
-                              conn: AsyncConnection | None = None) -> None:
-        """(intent id, status, last rule) for many intents, in one transaction (the caller's
-        when ``conn`` is given)."""
-        bound = self.bind_status_many(changes, at)
-        if bound is None:
-            return
-        async with _within(self._engine, conn) as c:
-            await bound.run(c)
-
     def bind_status_many(self, changes: Sequence[tuple[str, str, str | None]],
                          at: datetime) -> BoundStatement | None:
-        """``set_status_many``'s statement, bound (to run in the caller's transaction)."""
+        """(intent id, status, last rule) for many intents: the statement bound, to run in
+        the caller's transaction (``store.bulk.run_all``); None for no changes."""
         return _SET_INTENT_STATUS.bind(self._engine.dialect,
                                        [{"k": k, "s": s, "r": r, "u": at} for k, s, r in changes])
 
