@@ -213,3 +213,29 @@ async def test_read_many_reads_what_single_reads_read(batch: bool, redis: aiored
     assert await ledger.read_many(items) == expected
     assert await MemoryLedger().read_many(items) == [([None] * len(f), [None] * len(k)) for _h, f, k in items]
     assert await ledger.read_many([("", [], [])]) == [([], [])]
+
+
+def test_window_open_memo_answers_what_next_window_open_does() -> None:
+    """``Gate._window_open`` (the memo behind ``next_allowed_at``) gives exactly what
+    ``next_window_open`` gives, for instants in and out of the windows, in UTC and in a
+    local zone (an equal instant in another zone is a different answer object: it is
+    stored as written), and computes each once."""
+    gate = Gate(load_packs(US_PACKS + CN_PACKS), MemoryLedger())
+    windows = [r for p in gate.packs for r in p.rules if isinstance(r, gate_module.WindowRule)]
+    assert windows
+    zone_sets = [("America/New_York",), ("America/Chicago", "America/New_York"), ("Asia/Shanghai",)]
+    rng = random.Random(5)
+    instants = [START + timedelta(minutes=rng.randrange(0, 60 * 24 * 10)) for _ in range(60)]
+    instants += [t.astimezone(gate_module._zone("Asia/Shanghai")) for t in instants[:20]]
+    for _round in range(2):
+        for w in windows:
+            for zones in zone_sets:
+                for t in instants:
+                    got = gate._window_open(w, zones, t)
+                    want = gate_module.next_window_open(w, zones, t)
+                    assert got == want
+                    assert (got.tzinfo if got else None) == (want.tzinfo if want else None)
+        if _round == 0:
+            size = len(gate._open_cache)
+    assert len(gate._open_cache) == size == len(windows) * len(zone_sets) * len({
+        (t, t.tzinfo) for t in instants})

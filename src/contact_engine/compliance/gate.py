@@ -246,6 +246,7 @@ class Gate:
         self._templates: dict[tuple[Channel, Mode, Role], _Template] = {}
         self._ctx_cache: dict[tuple[int, tuple[str, ...], str, int], _Context] = {}
         self._effects_cache: dict[tuple[str, str, str, Outcome], tuple[_Effect, ...]] = {}
+        self._open_cache: dict[tuple[int, tuple[str, ...], datetime, Any], datetime | None] = {}
         self._key_base = self.keys.account_prefix()
 
     @classmethod
@@ -517,7 +518,7 @@ class Gate:
         for _ in range(20):
             moved = False
             for w in plan.template.windows if plan.template else ():
-                nxt = next_window_open(w, plan.zones, t)
+                nxt = self._window_open(w, plan.zones, t)
                 if nxt is None:
                     return None
                 if nxt > t:
@@ -526,6 +527,21 @@ class Gate:
             if not moved:
                 return t
         return t
+
+    def _window_open(self, rule: WindowRule, zones: tuple[str, ...], after: datetime) -> datetime | None:
+        """``next_window_open``, remembered: the denials of a batch share a few instants
+        (a cap's lapse at local midnight, the end of a cooldown) and zone sets."""
+        # the rules live as long as the gate (stable ids); the zone of ``after`` is part of
+        # the key because an equal instant in another zone is stored differently
+        key = (id(rule), zones, after, after.tzinfo)
+        try:
+            return self._open_cache[key]
+        except KeyError:
+            pass
+        if len(self._open_cache) > 50_000:
+            self._open_cache.clear()
+        found = self._open_cache[key] = next_window_open(rule, zones, after)
+        return found
 
     # -- public API -----------------------------------------------------------------
     async def decide(self, account: Account, request: AttemptRequest, now: datetime) -> Decision:
