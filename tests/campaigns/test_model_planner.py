@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import date, time, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from contact_engine.domain import (
     HoldKind,
     Party,
     Role,
+    intent_id,
 )
 
 DUE = date(2026, 3, 10)
@@ -93,3 +95,13 @@ def test_invalid_campaigns_are_refused_with_one_line(text: str, needle: str) -> 
     with pytest.raises(CampaignError) as err:
         parse_campaign(text, "c.yaml")
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_intent_ids_keep_their_format() -> None:
+    """Ids are stored: a new version must give the ids an older one gave (planning again
+    after an upgrade queues nothing twice). The reference: the local day as YYYYMMDD, then
+    24 hex digits of blake2b over the fields joined by "|"."""
+    for d in (date(2026, 3, 2), date(2026, 12, 31), date(1999, 1, 9), date(2100, 10, 1)):
+        raw = f"camp|step-1|ACC-1|ACC-1/debtor|{d.isoformat()}"
+        want = d.strftime("%Y%m%d") + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+        assert intent_id("camp", "step-1", "ACC-1", "ACC-1/debtor", d) == want
