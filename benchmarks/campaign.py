@@ -8,6 +8,9 @@ the simulation runs in this process. Memory is the peak of the summed RSS of thi
 and all its children (shard processes, the embedded redis-server), sampled every 0.2 s.
 With ``--audit`` the independent auditor runs after, timed apart. Asserts nothing.
 
+The machine's speed varies (shared, virtual): a fixed pure-Python loop is timed before and
+after the run and printed as a reference, so that runs of different hours can be compared.
+
     .venv/bin/python benchmarks/campaign.py [--accounts 100000] [--days 30] [--workers N] [--audio] [--audit]
 """
 
@@ -85,6 +88,19 @@ class PeakMemory(threading.Thread):
         return self.peak_kib
 
 
+def reference_loop_s(n: int = 3_000_000) -> float:
+    """Seconds for a fixed pure-Python loop on one core (the best of three): the machine's
+    speed at the moment, as a reference for the run's figures."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        x = 0
+        for i in range(n):
+            x += i * i % 7
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -95,6 +111,7 @@ async def main() -> None:
     parser.add_argument("--audio", action="store_true", help="synthesise call recordings too")
     parser.add_argument("--audit", action="store_true", help="run the independent auditor after (timed apart)")
     args = parser.parse_args()
+    reference_before = reference_loop_s()
     last = [time.perf_counter()]
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -114,6 +131,7 @@ async def main() -> None:
                                 workers=args.workers)
         wall = time.perf_counter() - t0
         peak_kib = memory.stop()
+    reference_after = reference_loop_s()
     attempts = sum(report["attempts"].values())
     print(f"accounts                {args.accounts:,}")
     print(f"simulated days          {args.days}")
@@ -132,6 +150,8 @@ async def main() -> None:
     print(f"peak RSS, this process  {_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss):.0f} MiB")
     print(f"peak RSS, largest child {_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss):.0f} MiB "
           "(a shard process or the embedded redis-server)")
+    print(f"machine reference       {reference_before:.2f} s before, {reference_after:.2f} s after  (a fixed "
+          "Python loop on one core, best of 3; lower is faster)")
 
 
 if __name__ == "__main__":
