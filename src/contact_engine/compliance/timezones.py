@@ -130,6 +130,15 @@ def candidate_zones(address: Address, contact_point: str) -> tuple[tuple[str, ..
     """
     a = address_zones(address.country, address.region, address.timezone)
     p = phone_zones(contact_point) if is_phone(contact_point) else ()
-    zones = tuple(sorted(set(a) | set(p)))
-    primary = a[0] if a else (p[0] if p else None)
-    return zones, primary
+    key = (a, p)
+    found = _COMBINED.get(key)
+    if found is None:
+        if len(_COMBINED) >= 4096:  # distinct zone-set pairs are few; never grow unbounded
+            _COMBINED.clear()
+        zones = tuple(sorted(set(a) | set(p)))
+        found = _COMBINED[key] = (zones, a[0] if a else (p[0] if p else None))
+    return found
+
+
+#: (address zones, phone zones) -> candidate_zones' answer (the gate asks per attempt)
+_COMBINED: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], str | None]] = {}
