@@ -31,7 +31,7 @@ def test_candidate_zones_from_address_and_phone_and_their_memo() -> None:
     """Every zone of the address and of the number, sorted; the address's zone is the
     primary one, else the number's; none at all means no zone (fail closed). Asked again,
     the answers are the same (from the memo of zone-set pairs)."""
-    timezones._COMBINED.clear()
+    timezones._combined.cache_clear()
     cases = [
         (Address(country="US", region="FL"), "+12125550123",
          (("America/Chicago", "America/New_York"), "America/New_York")),
@@ -45,6 +45,6 @@ def test_candidate_zones_from_address_and_phone_and_their_memo() -> None:
     for _ in range(2):
         for address, point, want in cases:
             assert timezones.candidate_zones(address, point) == want
-    assert len(timezones._COMBINED) == len({(timezones.address_zones(a.country, a.region, a.timezone),
+    assert timezones._combined.cache_info().currsize == len({(timezones.address_zones(a.country, a.region, a.timezone),
                                              timezones.phone_zones(p) if p.startswith("+") else ())
                                             for a, p, _w in cases})

@@ -130,15 +130,10 @@ def candidate_zones(address: Address, contact_point: str) -> tuple[tuple[str, ..
     """
     a = address_zones(address.country, address.region, address.timezone)
     p = phone_zones(contact_point) if is_phone(contact_point) else ()
-    key = (a, p)
-    found = _COMBINED.get(key)
-    if found is None:
-        if len(_COMBINED) >= 4096:  # distinct zone-set pairs are few; never grow unbounded
-            _COMBINED.clear()
-        zones = tuple(sorted(set(a) | set(p)))
-        found = _COMBINED[key] = (zones, a[0] if a else (p[0] if p else None))
-    return found
+    return _combined(a, p)
 
 
-#: (address zones, phone zones) -> candidate_zones' answer (the gate asks per attempt)
-_COMBINED: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], str | None]] = {}
+@lru_cache(maxsize=4096)  # distinct zone-set pairs are few; the gate asks once per attempt
+def _combined(a: tuple[str, ...], p: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """candidate_zones' answer for address zones ``a`` and phone zones ``p``."""
+    return tuple(sorted(set(a) | set(p))), a[0] if a else (p[0] if p else None)
