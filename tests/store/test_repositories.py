@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -214,3 +215,40 @@ async def test_open_database_runs_a_checkpointer_for_sqlite_only_while_open(tmp_
     async with open_database(Settings(data_dir=tmp_path / "var")):
         assert running() == ["wal-checkpoint:contact-engine.sqlite3"]
     assert running() == []
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+async def test_sqlite_statements_run_on_the_loop_thread_only_when_asked(tmp_path: Path, on_loop: bool) -> None:
+    import threading
+
+    from contact_engine.store.db import make_engine
+
+    path = tmp_path / "l.sqlite3"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}", sqlite_on_loop=on_loop)
+    seen: list[int] = []
+    try:
+        async with engine.begin() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.create_function("whoami", 0, lambda: seen.append(threading.get_ident()) or 1)
+            await conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            await conn.exec_driver_sql("INSERT INTO t SELECT whoami()")
+        async with engine.connect() as conn:  # the URL's settings hold: the row is in the file
+            assert (await conn.exec_driver_sql("SELECT count(*), sum(x) FROM t")).one() == (1, 1)
+            timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+    finally:
+        await engine.dispose()
+    assert (seen == [threading.get_ident()]) is on_loop
+    assert len(seen) == 1
+    assert timeout == 30_000  # the 30 s busy timeout of make_engine, both ways
+
+
+async def test_the_demo_runs_sqlite_on_the_loop_and_the_engine_does_not_by_default(tmp_path: Path) -> None:
+    from contact_engine.config import Settings
+    from contact_engine.demo.run import demo_settings
+    from contact_engine.store.db import OnLoopConnection, open_database
+
+    for settings, expected in ((demo_settings(tmp_path / "demo"), True), (Settings(data_dir=tmp_path / "var"), False)):
+        async with open_database(settings) as engine, engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, OnLoopConnection) is expected

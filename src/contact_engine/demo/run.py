@@ -58,8 +58,8 @@ def demo_settings(data_dir: Path, **overrides: Any) -> Settings:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / MARKER).write_text("made by contact-engine demo; wiped by the next demo run\n", encoding="utf-8")
-    return load_settings(data_dir=data_dir, database_url=None, redis_url=None,
-                         recordings_dir=data_dir / "recordings", **overrides)
+    return load_settings(**{"data_dir": data_dir, "database_url": None, "redis_url": None,
+                            "recordings_dir": data_dir / "recordings", "sqlite_on_loop": True, **overrides})
 
 
 async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_dir: Path,
