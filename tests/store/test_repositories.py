@@ -159,6 +159,7 @@ async def test_the_migrated_schema_has_exactly_the_indexes_of_the_tables_module(
     declared = {name: {ix.name for ix in table.indexes if ix.name} for name, table in metadata.tables.items()}
     assert migrated == declared
     assert "ix_intents_account_id" not in migrated["intents"]
+    assert "ix_accounts_status_due_date" in migrated["accounts"] and "ix_accounts_due_date" not in migrated["accounts"]
 
 
 async def test_a_checkpointer_thread_moves_the_log_into_the_database(tmp_path: Path) -> None:
@@ -252,3 +253,23 @@ async def test_the_demo_runs_sqlite_on_the_loop_and_the_engine_does_not_by_defau
         async with open_database(settings) as engine, engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert isinstance(raw, OnLoopConnection) is expected
+
+
+async def test_due_accounts_are_found_in_the_covering_index_alone(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    from contact_engine.config import Settings
+    from contact_engine.store.db import open_database
+    from contact_engine.store.repositories import AccountRepository
+
+    async with open_database(Settings(data_dir=tmp_path / "var")) as engine:
+        seen: list[tuple[str, object]] = []
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda _c, _cur, sql, params, _ctx, _many: seen.append((sql, params)))
+        ids = await AccountRepository(engine).due_ids([date(2026, 3, 1), date(2026, 2, 1)],
+                                                      statuses=[AccountStatus.ACTIVE, AccountStatus.PROMISE])
+        assert ids == []
+        (sql, params), = seen
+        async with engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "COVERING INDEX ix_accounts_status_due_date" in plan
