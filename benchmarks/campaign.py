@@ -142,8 +142,10 @@ async def main() -> None:
     print(f"violations              {report['violations'] if args.audit else 'not audited (--audit)'}")
     campaign_s = wall - report["timing"]["audit_s"]
     sim_s = report["timing"]["simulation_s"]
-    print(f"wall time               {campaign_s:.1f} s  (simulation {sim_s:.1f} s, import and setup "
-          f"{campaign_s - sim_s:.1f} s)" + (f"; audit {report['timing']['audit_s']:.1f} s more" if args.audit else ""))
+    merge_s = report["timing"]["merge_s"]
+    print(f"wall time               {campaign_s:.1f} s  (simulation {sim_s:.1f} s, shard rows merged {merge_s:.1f} s, "
+          f"import and setup {campaign_s - sim_s - merge_s:.1f} s)"
+          + (f"; audit {report['timing']['audit_s']:.1f} s more" if args.audit else ""))
     print(f"attempts per second     {attempts / campaign_s:,.0f}  (simulation only: {report['timing']['attempts_per_s']:,.0f})")
     print(f"peak memory, all        {_mib(peak_kib):.0f} MiB  (summed RSS of this process and its children, "
           "sampled)")

@@ -4,7 +4,10 @@ Everything the engine keeps per contact belongs to one account: gate counters an
 (their keys carry the account's hash tag), intents, attempts, holds and payments. So the
 accounts split into shards (crc32 of the id, see ``Engine.owns``) run as independent
 engines, each in its own process on its own simulated clock, over the same database and
-the same Redis server, each shard under its own key prefix (its own dispatch queue). The
+the same Redis server, each shard under its own key prefix (its own dispatch queue). On
+SQLite, shards that import their own accounts write to database files of their own, copied
+back into the main one at the end (``contact_engine.store.split``): one SQLite file takes
+one writer at a time. The
 demo and the benchmark use this to run on every core: one simulated clock cannot be shared
 between processes cheaply, and shards need none. Production scales differently: any
 number of ``contact-engine worker`` processes share one stream on the real clock.
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from contact_engine import runtime
@@ -36,6 +40,8 @@ from contact_engine.clock import SimulatedClock
 from contact_engine.config import Settings
 from contact_engine.engine import Engine, EngineStats
 from contact_engine.simulation import DaySeries, SimulationResult, run_days
+from contact_engine.store.db import sqlite_path
+from contact_engine.store.split import merge_back, remove, shard_path, split_off
 
 #: accounts per write when a shard imports its share of a generated portfolio
 IMPORT_CHUNK = 2000
@@ -68,10 +74,12 @@ class ShardJob:
 
 @dataclass
 class ShardsResult:
-    """The merged figures of every shard."""
+    """The merged figures of every shard; ``merge_s``: seconds spent copying the shards'
+    SQLite rows back into the main database (``store.split``), after the simulation."""
 
     stats: EngineStats
     result: SimulationResult
+    merge_s: float = 0.0
 
 
 async def import_share(engine: Engine, portfolio: Portfolio,
@@ -134,25 +142,63 @@ async def run_shards(settings: Settings, *, redis_url: str, shards: int, campaig
     shards do not race to migrate it). ``redis_url``: the Redis server every shard uses
     (the parent's embedded one, say);
     ``on_day(n)``: day ``n`` (0-based) is done in every shard.
-    ``portfolio``: the shards import it first (each its own accounts);
+    ``portfolio``: the shards import it first (each its own accounts); on SQLite, each
+    shard but the first then writes to a copy of the database, whose rows are copied back
+    when all are done (``store.split``; the result's ``merge_s``);
     ``on_imported(n)``: every shard has, ``n`` accounts in all. The result's ``wall_s``
     counts from then (the simulation alone).
     """
     if shards < 1:
         raise ValueError("shards must be at least 1")
     t0 = time.perf_counter()
+    # SQLite: shards that import their own accounts write to copies of their own
+    # (store.split); shard 0 keeps the main file
+    main = sqlite_path(settings.effective_database_url)
+    copies: dict[int, tuple[Path, dict[str, int]]] = {}
+    if main is not None and portfolio is not None:
+        for i in range(1, shards):
+            path = shard_path(main, i)
+            copies[i] = (path, await asyncio.to_thread(split_off, main, path))
     ctx = multiprocessing.get_context("spawn")  # no fork of a running event loop
     running: dict[Connection, tuple[int, Any]] = {}  # conn -> (shard, process)
-    for i in range(shards):
-        job = ShardJob(settings=settings.model_copy(update={
-            "redis_url": redis_url, "redis_key_prefix": f"{settings.redis_key_prefix}s{i}:"}),
-            shard=(i, shards), campaign_id=campaign_id, start=start, days=days, clock_start=clock_start,
-            seed=seed, audio=audio, cache_size=max(1, cache_size // shards), portfolio=portfolio)
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_shard_process, args=(child, job), name=f"contact-engine-shard-{i}")
-        proc.start()
-        child.close()
-        running[parent] = (i, proc)
+    merge_s = 0.0
+    try:
+        for i in range(shards):
+            own: dict[str, Any] = {"redis_url": redis_url, "redis_key_prefix": f"{settings.redis_key_prefix}s{i}:"}
+            if i in copies:
+                own["database_url"] = f"sqlite+aiosqlite:///{copies[i][0]}"
+            job = ShardJob(settings=settings.model_copy(update=own),
+                           shard=(i, shards), campaign_id=campaign_id, start=start, days=days,
+                           clock_start=clock_start, seed=seed, audio=audio,
+                           cache_size=max(1, cache_size // shards), portfolio=portfolio)
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_shard_process, args=(child, job), name=f"contact-engine-shard-{i}")
+            proc.start()
+            child.close()
+            running[parent] = (i, proc)
+        merged_stats, series, waiting, t0 = await _collect(running, shards, t0, on_day, on_imported)
+        wall_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for i in sorted(copies):
+            assert main is not None
+            await asyncio.to_thread(merge_back, main, *copies[i])
+        merge_s = time.perf_counter() - t1
+    finally:
+        for _i, proc in running.values():  # only if starting them failed: _collect joins them
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(30)
+        for path, _base in copies.values():
+            remove(path)
+    return ShardsResult(merged_stats, SimulationResult(days=days, series=series, wall_s=wall_s,
+                                                       waiting_at_end=waiting), merge_s)
+
+
+async def _collect(running: dict[Connection, tuple[int, Any]], shards: int, t0: float,
+                   on_day: Callable[[int], None] | None,
+                   on_imported: Callable[[int], None] | None) -> tuple[EngineStats, DaySeries, int, float]:
+    """Follow the shard processes to their end: figures merged, waiting intents, and the
+    start of the simulation (every shard imported)."""
     done_days = [0] * shards
     imported: dict[int, int] = {}
     merged_stats = EngineStats()
@@ -199,5 +245,4 @@ async def run_shards(settings: Settings, *, redis_url: str, shards: int, campaig
         for conn, (_i, proc) in running.items():
             proc.join(30)
             conn.close()
-    return ShardsResult(merged_stats, SimulationResult(days=days, series=series, wall_s=time.perf_counter() - t0,
-                                                       waiting_at_end=waiting))
+    return merged_stats, series, waiting, t0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -34,13 +35,19 @@ async def test_two_shard_processes_match_one_process(tmp_path: Path) -> None:
     assert two["series"]["attempts_by_day"] == one["series"]["attempts_by_day"]
     assert two["series"]["collected_by_day"] == one["series"]["collected_by_day"]
     assert one["violations"] == 0 and two["violations"] == 0
-    # the shards imported the portfolio themselves: every account, party and contact point
+    # the shards imported the portfolio themselves: every account, party and contact point;
+    # the second shard's rows came back from its own SQLite file (store.split), which is gone
+    tables = ("accounts", "parties", "contact_points", "intents", "decisions", "attempts", "attempt_outcomes",
+              "events", "payments")
     counts = []
     for run in (one, two):
         with sqlite3.connect(Path(run["data_dir"]) / "contact-engine.sqlite3") as db:
             counts.append([db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
-                           for t in ("accounts", "parties", "contact_points")])
+                           for t in tables])
     assert counts[0] == counts[1] and counts[0][0] == 300
+    assert dict(zip(tables, counts[1], strict=True))["attempts"] == sum(two["attempts"].values())
+    assert not [name for name in os.listdir(two["data_dir"]) if ".shard" in name]
+    assert two["timing"]["merge_s"] > 0 and one["timing"]["merge_s"] == 0
 
 
 async def test_a_failing_shard_stops_the_run_with_its_traceback(tmp_path: Path, redis_url: str) -> None:

@@ -95,6 +95,7 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
             if progress:
                 progress("days", n + 1, days)
 
+        merge_s = 0.0
         if workers == 1:
             result = await run_days(engine, [campaign], start, days, on_day=tick)
         else:
@@ -106,6 +107,7 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
                                        on_imported=lambda n: tick_import(n, accounts))
             engine.stats.merge(sharded.stats)
             result = sharded.result
+            merge_s = sharded.merge_s
         sim_done = time.perf_counter()
         violations = None
         if check:
@@ -147,6 +149,7 @@ async def run_demo(*, accounts: int = 2000, days: int = 30, seed: int = 7, data_
             "collected_by_day": result.series.collected,
         },
         "timing": {"wall_s": round(wall, 2), "simulation_s": round(result.wall_s, 2), "audit_s": round(audit_s, 2),
+                   "merge_s": round(merge_s, 2),
                    "attempts_per_s": round(total / result.wall_s, 1) if result.wall_s else 0.0,
                    "workers": workers},
         "data_dir": str(data_dir),

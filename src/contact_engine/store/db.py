@@ -106,7 +106,7 @@ def make_engine(url: str, *, sqlite_on_loop: bool = False) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_args)
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite URL (None: not SQLite, or in memory)."""
     if url.startswith("sqlite") and ":///" in url:
         path = url.split(":///", 1)[1].split("?", 1)[0]
@@ -116,7 +116,7 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 def _prepare_sqlite_dir(url: str) -> None:
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -217,7 +217,7 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIte
         await check_connection(engine, url)
         if migrate:
             await upgrade(url)
-        path = _sqlite_path(url)
+        path = sqlite_path(url)
         if path is not None and path.exists():
             checkpointer = WalCheckpointer(path).start()
         yield engine
