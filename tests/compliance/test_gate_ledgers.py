@@ -134,3 +134,37 @@ async def test_workplace_email_is_denied_under_reg_f() -> None:
     d = await gate.decide(us, call(us, Channel.EMAIL, "w@corp.example"),
                           datetime(2026, 3, 10, 15, tzinfo=UTC))
     assert [x.rule for x in d.denied_by] == ["REGF-WORKPLACE"]
+
+
+@pytest.mark.parametrize("first", [date(2028, 2, 26), date(2026, 12, 29), date(1999, 12, 31)])
+async def test_the_batch_script_builds_the_day_keys_that_python_names(
+        redis: aioredis.Redis, redis_prefix: str, first: date) -> None:
+    """A group of consecutive days reaches the batch script as its stem alone (leap days and
+    year ends included): its keys must be the ones ``Group.keys`` names."""
+    from contact_engine.compliance.gate import day_int
+    from contact_engine.compliance.ledger.base import Group, ReserveRequest
+
+    n = 5
+    days = tuple(str(day_int(first + timedelta(days=i))) for i in range(n))
+    first_day = first.toordinal() - date(1970, 1, 1).toordinal()
+    stem = f"{redis_prefix}g:{{A1}}:c:R:A1:"
+    ledger = RedisLedger(redis)
+
+    def req(dry_run: bool = True) -> ReserveRequest:
+        return ReserveRequest(now=int(NOW.timestamp()), dry_run=dry_run,
+                              groups=(Group(stem, days, 1, "lt", True, 3600, first_day),))
+
+    for outside in (first - timedelta(days=1), first + timedelta(days=n)):  # not in the window
+        await redis.set(stem + str(day_int(outside)), 1)
+    assert (await ledger.reserve_chunks([[req()]]))[0].ok
+    keys = Group(stem, days, 1, first_day=first_day).keys
+    assert any(k.endswith(("0229", "0101")) for k in keys)  # across a leap day or a year's end
+    for key in keys:  # each day of the window counts
+        await redis.set(key, 1)
+        (res,) = await ledger.reserve_chunks([[req()]])
+        assert not res.ok and res.failed_groups == (0,), key
+        await redis.delete(key)
+    (res,) = await ledger.reserve_chunks([[req(dry_run=False)]])
+    assert res.ok
+    assert await redis.get(stem + days[-1]) == "1" and 0 < await redis.ttl(stem + days[-1]) <= 3600
+    assert [await redis.get(k) for k in keys[:-1]] == [None] * (n - 1)

@@ -100,6 +100,10 @@ def day_int(d: date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 
+#: ``date.toordinal()`` of 1970-01-01: ordinal minus this is the day number of ``Group.first_day``
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def local_midnight(d: date, zone: str) -> datetime:
     return datetime.combine(d, time(0), _zone(zone)).astimezone(UTC)
 
@@ -205,8 +209,10 @@ class _Context:
     epoch: int
     static: tuple[Denial, ...]  # window denials
     days: list[date]  # today first, going back
-    # per group: (target kind, ((mid, end) per bucket key), limit, op, at_reserve, ttl)
-    groups: tuple[tuple[str, tuple[tuple[str, str], ...], int, str, bool, int], ...]
+    # per group: (target kind, mid, end, bucket days (oldest first), limit, op,
+    # at_reserve, ttl, first day number or -1); a bucket's key is
+    # account_prefix + account + mid + target + end + day
+    groups: tuple[tuple[str, str, str, tuple[str, ...], int, str, bool, int, int], ...]
     zones: str  # joined by ","
 
 
@@ -343,21 +349,21 @@ class Gate:
                 static.append(Denial(w.id, why, until=next_window_open(w, zones, now)))
         today = local_day(now, primary)
         days = [today - timedelta(days=i) for i in range(tpl.max_days)]
-        day_ints = [day_int(d) for d in days]
+        day_strs = [str(day_int(d)) for d in days]
         k = self.keys
-        groups: list[tuple[str, tuple[tuple[str, str], ...], int, str, bool, int]] = []
+        groups: list[tuple[str, str, str, tuple[str, ...], int, str, bool, int, int]] = []
         for g in tpl.groups:
+            if g.days == 0:
+                groups.append((g.target, *k.count_parts(g.rule), ("ever",), g.limit, g.op,
+                               g.at_reserve, 0, -1))
+                continue
+            buckets = tuple(reversed(day_strs[: g.days]))
+            first = days[g.days - 1].toordinal() - _EPOCH_ORDINAL
             if g.target.startswith("reach-"):
-                tails = tuple((k.reach_tail(g.target[-1], d), "")
-                              for d in reversed(day_ints[: g.days]))
-                groups.append(("", tails, g.limit, g.op, False, 0))
-            elif g.days == 0:
-                groups.append((g.target, (k.count_tail(g.rule, "ever"),), g.limit, g.op,
-                               g.at_reserve, 0))
+                groups.append(("", *k.reach_parts(g.target[-1]), buckets, g.limit, g.op, False, 0, first))
             else:
-                tails = tuple(k.count_tail(g.rule, d) for d in reversed(day_ints[: g.days]))
-                groups.append((g.target, tails, g.limit, g.op, g.at_reserve,
-                               (g.days + 2) * DAY_S))
+                groups.append((g.target, *k.count_parts(g.rule), buckets, g.limit, g.op, g.at_reserve,
+                               (g.days + 2) * DAY_S, first))
         ctx = _Context(now, int(now.timestamp()), tuple(static), days, tuple(groups),
                        ",".join(zones))
         self._ctx_cache[ck] = ctx
@@ -423,14 +429,11 @@ class Gate:
                    "": ""}
         groups: list[Group] = []
         incs: list[str] = []
-        for target_kind, tails, limit, op, at_reserve, ttl in ctx.groups:
-            target = targets[target_kind]
-            keys = tuple([f"{base}{mid}{target}{end}" for mid, end in tails])
+        for target_kind, mid, end, buckets, limit, op, at_reserve, ttl, first in ctx.groups:
+            stem = f"{base}{mid}{targets[target_kind]}{end}"
             if at_reserve:
-                incs.append(keys[-1])
-                groups.append(Group(keys, limit, op, keys[-1], ttl))
-            else:
-                groups.append(Group(keys, limit, op, None, ttl))
+                incs.append(stem + buckets[-1])
+            groups.append(Group(stem, buckets, limit, op, at_reserve, ttl, first))
         lock = base + "}:inflight" if channel is Channel.VOICE else None
         payload = _SEP.join((acct, party.id, req.contact_point, channel.value, req.mode.value,
                              party.role.value, primary, ctx.zones, str(epoch), ",".join(incs),
@@ -492,7 +495,7 @@ class Gate:
         pos = 0
         for i in failed_groups:
             spec = tpl.groups[i]
-            n = len(req.groups[i].keys)
+            n = len(req.groups[i].days)
             counts = [int(x or 0) for x in values[pos:pos + n]]
             pos += n
             if spec.permanent:

@@ -22,13 +22,30 @@ from typing import NamedTuple
 
 
 class Group(NamedTuple):
-    """Passes when ``sum(keys) < limit`` (op "lt") or ``sum(keys) >= limit`` (op "ge")."""
+    """Passes when ``sum(keys) < limit`` (op "lt") or ``sum(keys) >= limit`` (op "ge").
 
-    keys: tuple[str, ...]
+    Bucket ``i`` is the key ``stem + days[i]``. ``first_day``: when the buckets are
+    consecutive local days (``days`` their yyyymmdd, oldest first), the first one's day
+    number since 1970-01-01, so that a ledger may build the keys itself (the batch script
+    does: a 30-day window is one stem, not 30 key names); -1 for any other suffixes.
+    """
+
+    stem: str
+    days: tuple[str, ...]
     limit: int
     op: str = "lt"
-    incr: str | None = None  # the bucket to increment when the reservation succeeds
+    counts: bool = False  # increment the last bucket when the reservation succeeds
     ttl_s: int = 0
+    first_day: int = -1
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple([self.stem + d for d in self.days])
+
+    @property
+    def incr(self) -> str | None:
+        """The bucket incremented when the reservation succeeds (None: none)."""
+        return self.stem + self.days[-1] if self.counts else None
 
 
 class ReserveRequest(NamedTuple):

@@ -12,14 +12,15 @@ class GateKeys:
         """Every key of an account is ``account_prefix() + account + tail``."""
         return self.p + "{"
 
-    def count_tail(self, rule: str, day: int | str) -> tuple[str, str]:
+    def count_parts(self, rule: str) -> tuple[str, str]:
         """``count(account, rule, key, day)`` is ``account_prefix() + account + mid + key
-        + end`` for the returned ``(mid, end)`` (for building many keys fast)."""
-        return f"}}:c:{rule}:", f":{day}"
+        + end + day`` for the returned ``(mid, end)`` (for building many keys fast)."""
+        return f"}}:c:{rule}:", ":"
 
-    def reach_tail(self, kind: str, day: int) -> str:
-        """``reach(account, kind, day)`` is ``account_prefix() + account + tail``."""
-        return f"}}:r:{kind}:{day}"
+    def reach_parts(self, kind: str) -> tuple[str, str]:
+        """``reach(account, kind, day)`` is ``account_prefix() + account + mid + end + day``
+        (no key between: the debtor's reach is the account's)."""
+        return f"}}:r:{kind}:", ""
 
     def count(self, account: str, rule: str, key: str, day: int | str) -> str:
         """A counter bucket of ``rule`` for ``key`` on local ``day`` (yyyymmdd or "ever")."""

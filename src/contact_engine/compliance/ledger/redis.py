@@ -143,6 +143,25 @@ return 1
 # reservations of a batch, so it is parsed once per distinct shape.
 BATCH_RESERVE_LUA = """
 local shapes = {}
+local days = {}
+-- the yyyymmdd of day number z (days since 1970-01-01; civil_from_days, H. Hinnant)
+local function ymd(z)
+  local s = days[z]
+  if s then return s end
+  local x = z + 719468
+  local era = math.floor(x / 146097)
+  local doe = x - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  s = string.format('%04d%02d%02d', y, m, d)
+  days[z] = s
+  return s
+end
 local function shape_of(s)
   local sh = shapes[s]
   if sh then return sh end
@@ -150,14 +169,12 @@ local function shape_of(s)
   local now, dry, lock_ttl, res_ttl, nf = string.match(head, '^(%d+),(%d),(%d+),(%d+),(%d+)$')
   if not nf then error('bad reservation shape: ' .. s) end
   sh = {now = tonumber(now), dry = dry == '1', lock_ttl = tonumber(lock_ttl),
-        res_ttl = tonumber(res_ttl), nf = tonumber(nf), groups = {}, nkeys = 0, nextra = 0}
-  for op, limit, nk, ttl, inc in string.gmatch(rest, ';(%a+),(%d+),(%d+),(%d+),(%d+)') do
+        res_ttl = tonumber(res_ttl), nf = tonumber(nf), groups = {}, nkeys = 0}
+  for op, limit, nk, ttl, inc, fd in string.gmatch(rest, ';(%a+),(%d+),(%d+),(%d+),([01]),(%-?%d+)') do
     nk = tonumber(nk)
-    inc = tonumber(inc)
-    local g = {op = op, limit = tonumber(limit), nk = nk, ttl = tonumber(ttl), inc = inc,
-               first = sh.nkeys + 1}
+    local g = {op = op, limit = tonumber(limit), nk = nk, ttl = tonumber(ttl), inc = inc == '1',
+               fd = tonumber(fd), first = sh.nkeys + 1}
     sh.nkeys = sh.nkeys + nk
-    if inc == nk + 1 then sh.nextra = sh.nextra + 1; g.extra = sh.nextra end
     sh.groups[#sh.groups + 1] = g
   end
   local _, ng = string.gsub(rest, ';', '')
@@ -178,7 +195,7 @@ for a = 1, #ARGV do
     i = j + 1
   end
   local payload = string.sub(s, i)
-  -- t: shape, flags key, flags..., every group's keys, [lock], extra incr keys,
+  -- t: shape, flags key, flags..., per group its stem (day series) or its keys, [lock],
   --    reservation key or ''
   local sh = shape_of(t[1])
   local nf = sh.nf
@@ -191,12 +208,23 @@ for a = 1, #ARGV do
       if v and (v == 'p' or tonumber(v) > sh.now) then failed[#failed + 1] = f end
     end
   end
-  local k0 = 3 + nf
-  local lock = k0 + sh.nkeys
-  local k1 = lock - 1
-  if sh.lock_ttl > 0 then k1 = lock end
+  local keys = {}
+  local p = 3 + nf
+  for g = 1, ng do
+    local gr = sh.groups[g]
+    if gr.fd >= 0 then
+      local stem = t[p]
+      p = p + 1
+      for d = 0, gr.nk - 1 do keys[gr.first + d] = stem .. ymd(gr.fd + d) end
+    else
+      for d = 0, gr.nk - 1 do keys[gr.first + d] = t[p + d] end
+      p = p + gr.nk
+    end
+  end
+  local lock = nil
+  if sh.lock_ttl > 0 then lock = t[p]; keys[sh.nkeys + 1] = lock end
   local vals = {}
-  if k1 >= k0 then vals = redis.call('MGET', unpack(t, k0, k1)) end
+  if #keys > 0 then vals = redis.call('MGET', unpack(keys)) end
   for g = 1, ng do
     local gr = sh.groups[g]
     local total = 0
@@ -207,18 +235,17 @@ for a = 1, #ARGV do
       failed[#failed + 1] = nf + g
     end
   end
-  if sh.lock_ttl > 0 and vals[sh.nkeys + 1] then failed[#failed + 1] = nf + ng + 1 end
+  if lock and vals[sh.nkeys + 1] then failed[#failed + 1] = nf + ng + 1 end
   if #failed == 0 and not sh.dry then
     for g = 1, ng do
       local gr = sh.groups[g]
-      if gr.inc > 0 then
-        local key
-        if gr.extra then key = t[k1 + gr.extra] else key = t[k0 + gr.first + gr.inc - 2] end
+      if gr.inc and gr.nk > 0 then
+        local key = keys[gr.first + gr.nk - 1]
         local n = redis.call('INCR', key)
         if n == 1 and gr.ttl > 0 then redis.call('EXPIRE', key, gr.ttl) end
       end
     end
-    if sh.lock_ttl > 0 then redis.call('SET', t[lock], '1', 'EX', sh.lock_ttl) end
+    if lock then redis.call('SET', lock, '1', 'EX', sh.lock_ttl) end
     if sh.res_ttl > 0 then redis.call('SET', t[npre], payload, 'EX', sh.res_ttl) end
   end
   out[a] = table.concat(failed, ',')
@@ -234,28 +261,20 @@ _SEP = "\x1e"
 def pack_reserve(req: ReserveRequest) -> str:
     """One reservation as one string for BATCH_RESERVE_LUA: the number of fields before
     the payload, those fields, then the payload, separated by 0x1e (which may occur in
-    the payload, never in a key name or flag field)."""
+    the payload, never in a key name or flag field). A group of consecutive days is sent
+    as its stem alone: the script builds its keys (``Group.first_day``)."""
     lock_ttl = req.lock_ttl_s if req.lock else 0
     shape = [f"{req.now},{1 if req.dry_run else 0},{lock_ttl},"
              f"{req.reservation_ttl_s if req.reservation_key else 0},{len(req.flags)}"]
     parts = ["", req.flags_key or "none", *req.flags]
-    extra: list[str] = []
     for g in req.groups:
-        keys = g.keys
-        parts += keys
-        if g.incr is None:
-            inc = 0
-        elif keys and g.incr == keys[-1]:
-            inc = len(keys)
-        elif g.incr in keys:
-            inc = keys.index(g.incr) + 1
+        if g.first_day >= 0:
+            parts.append(g.stem)
         else:
-            inc = len(keys) + 1
-            extra.append(g.incr)
-        shape.append(f"{g.op},{g.limit},{len(keys)},{g.ttl_s},{inc}")
+            parts += g.keys
+        shape.append(f"{g.op},{g.limit},{len(g.days)},{g.ttl_s},{1 if g.counts else 0},{g.first_day}")
     if lock_ttl:
         parts.append(req.lock)  # type: ignore[arg-type]
-    parts += extra
     parts.append(req.reservation_key or "")
     parts[0] = ";".join(shape)
     return f"{len(parts)}{_SEP}{_SEP.join(parts)}{_SEP}{req.payload}"
