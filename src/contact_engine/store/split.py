@@ -59,6 +59,11 @@ def merge_back(main: Path, copy: Path, base: dict[str, int]) -> int:
     with closing(sqlite3.connect(main, timeout=30, isolation_level=None)) as conn:
         # the rows were checked against their parents in the copy, which go in first
         conn.execute("PRAGMA foreign_keys=OFF")
+        # no checkpoint in the commit: the log is copied back into the file later, off the
+        # caller's path (open_database's WalCheckpointer, or the last connection to close).
+        # On the 30-day benchmark's second shard (1.1 million rows): the commit took 1.1
+        # and 1.5 s instead of 3.1 s.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.execute("ATTACH DATABASE ? AS shard", (str(copy),))
         try:
             conn.execute("BEGIN IMMEDIATE")
