@@ -45,6 +45,8 @@ def test_a_shard_copy_comes_back_with_its_new_rows_only(main: Path) -> None:
     base = split_off(main, copy)
     assert base["accounts"] == 1 and base["events"] == 1 and base["intents"] == 0
     with sqlite3.connect(copy) as db:  # the shard's own work
+        db.execute("INSERT INTO campaign_versions (campaign_id, version, definition, source_yaml, created_at, "
+                   "created_by) VALUES ('c1', 3, '{}', '', ?, 'test')", (AT,))
         _account(db, "B00002")
         _account(db, "B00003")
         _event(db, "shard.one")
@@ -52,7 +54,7 @@ def test_a_shard_copy_comes_back_with_its_new_rows_only(main: Path) -> None:
     with sqlite3.connect(main) as db:  # the first shard writes to the main file meanwhile
         _account(db, "A00004")
         _event(db, "main.after")
-    assert merge_back(main, copy, base) == 2 * 3 + 2
+    assert merge_back(main, copy, base) == 1 + 2 * 3 + 2
     with sqlite3.connect(main) as db:
         assert [r[0] for r in db.execute("SELECT id FROM accounts ORDER BY id")] == [
             "A00001", "A00004", "B00002", "B00003"]
@@ -61,6 +63,8 @@ def test_a_shard_copy_comes_back_with_its_new_rows_only(main: Path) -> None:
         assert [r[0] for r in db.execute("SELECT kind FROM events ORDER BY id")] == [
             "before.split", "main.after", "shard.one", "shard.two"]
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        # an integer in a composite key is data, not a rowid to number anew
+        assert db.execute("SELECT campaign_id, version FROM campaign_versions").fetchall() == [("c1", 3)]
     remove(copy)
     assert not list(main.parent.glob("*.shard1*"))
 

@@ -24,7 +24,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, Table
+from sqlalchemy import Column, Table
 
 from contact_engine.store.tables import metadata
 
@@ -34,9 +34,11 @@ def shard_path(main: Path, shard: int) -> Path:
     return main.with_name(f"{main.stem}.shard{shard}{main.suffix}")
 
 
-def _renumbered(column: Column) -> bool:
-    """An ``INTEGER PRIMARY KEY`` id: the rowid itself, given anew by the main database."""
-    return bool(column.primary_key) and isinstance(column.type, Integer) and column.autoincrement in (True, "auto")
+def _renumbered(table: Table, column: Column) -> bool:
+    """An ``INTEGER PRIMARY KEY`` id: the rowid itself, given anew by the main database
+    (a table's autoincrement column; an integer in a composite key, such as a campaign
+    version, is data and is copied)."""
+    return column is table.autoincrement_column
 
 
 def _tables() -> list[Table]:
@@ -70,7 +72,7 @@ def merge_back(main: Path, copy: Path, base: dict[str, int]) -> int:
             try:
                 total = 0
                 for table in _tables():
-                    cols = ", ".join(f'"{c.name}"' for c in table.columns if not _renumbered(c))
+                    cols = ", ".join(f'"{c.name}"' for c in table.columns if not _renumbered(table, c))
                     cur = conn.execute(f'INSERT INTO main."{table.name}" ({cols}) '  # noqa: S608 - names from the schema
                                        f'SELECT {cols} FROM shard."{table.name}" WHERE rowid > ? ORDER BY rowid',
                                        (base.get(table.name, 0),))
