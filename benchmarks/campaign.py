@@ -5,11 +5,14 @@ temporary folder, the simulated provider, no call audio) and prints wall time (i
 simulation), attempts per second and peak memory. ``--workers N`` (default: one per core)
 splits the accounts into N shards run by N processes (``contact_engine.shards``); with 1
 the simulation runs in this process. Memory is the peak of the summed RSS of this process
-and all its children (shard processes, the embedded redis-server), sampled every 0.2 s.
+and all its children (shard processes, the embedded redis-server), sampled every 0.2 s;
+CPU time is theirs too (user and system seconds, from the kernel's accounting).
 With ``--audit`` the independent auditor runs after, timed apart. Asserts nothing.
 
 The machine's speed varies (shared, virtual): a fixed pure-Python loop is timed before and
 after the run and printed as a reference, so that runs of different hours can be compared.
+The loop fits in a core's cache and misses some of the variance; the run's CPU time, for
+the same work every run, shows the rest (more seconds for the same work: a slower machine).
 
     .venv/bin/python benchmarks/campaign.py [--accounts 100000] [--days 30] [--workers N] [--audio] [--audit]
 """
@@ -88,6 +91,12 @@ class PeakMemory(threading.Thread):
         return self.peak_kib
 
 
+def _cpu_s() -> tuple[float, float]:
+    """User and system CPU seconds of this process and its children that have ended."""
+    mine, theirs = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + theirs.ru_utime, mine.ru_stime + theirs.ru_stime
+
+
 def reference_loop_s(n: int = 3_000_000) -> float:
     """Seconds for a fixed pure-Python loop on one core (the best of three): the machine's
     speed at the moment, as a reference for the run's figures."""
@@ -112,6 +121,7 @@ async def main() -> None:
     parser.add_argument("--audit", action="store_true", help="run the independent auditor after (timed apart)")
     args = parser.parse_args()
     reference_before = reference_loop_s()
+    cpu_before = _cpu_s()
     last = [time.perf_counter()]
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -131,6 +141,7 @@ async def main() -> None:
                                 workers=args.workers)
         wall = time.perf_counter() - t0
         peak_kib = memory.stop()
+    cpu_user, cpu_sys = (after - before for after, before in zip(_cpu_s(), cpu_before, strict=True))
     reference_after = reference_loop_s()
     attempts = sum(report["attempts"].values())
     print(f"accounts                {args.accounts:,}")
@@ -149,6 +160,8 @@ async def main() -> None:
     print(f"attempts per second     {attempts / campaign_s:,.0f}  (simulation only: {report['timing']['attempts_per_s']:,.0f})")
     print(f"peak memory, all        {_mib(peak_kib):.0f} MiB  (summed RSS of this process and its children, "
           "sampled)")
+    print(f"CPU time                {cpu_user:.1f} s user + {cpu_sys:.1f} s system  (this process and its "
+          "children, all cores)")
     print(f"peak RSS, this process  {_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss):.0f} MiB")
     print(f"peak RSS, largest child {_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss):.0f} MiB "
           "(a shard process or the embedded redis-server)")
