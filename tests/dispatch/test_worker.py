@@ -7,7 +7,7 @@ the test sees exactly what reached the provider.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from contact_engine.domain import (
     ContactPoint,
     Intent,
     Mode,
+    Outcome,
     Party,
     Role,
 )
@@ -141,11 +142,21 @@ async def test_a_batch_that_failed_after_sending_is_settled_by_its_own_worker(
     except RuntimeError:
         pass
     assert len(adapter.contacts) == 1 and await q.pending() == 1  # sent, not acknowledged
+    # the claim holds the reservation and the decision time, written before the send
+    claim = (await q.claims(["i1"]))["i1"]
+    assert claim.owner == "w1" and claim.reservation_id and claim.at == morning
     # the same live worker takes its entry back: its own claim is not "busy elsewhere"
     back = await q.reclaim("w1", 0)
-    handled = await worker.handle_batch(back, morning, reclaimed=True)
+    later = morning + timedelta(minutes=7)
+    handled = await worker.handle_batch(back, later, reclaimed=True)
     assert [h.result for h in handled] == [Result.RECONCILED]
     assert len(adapter.contacts) == 1 and await q.pending() == 0
+    async with db.connect() as conn:
+        row = (await conn.execute(select(attempts.c.reservation_id, attempts.c.placed_at))).one()
+    # stored with the send's reservation (its outcome reaches the gate) and time, not the recovery's
+    assert row.reservation_id == claim.reservation_id
+    assert row.placed_at.replace(tzinfo=UTC) == morning
+    assert await gates.gates["CN"].commit(claim.reservation_id, Outcome.OPT_OUT, later) is True
     # a second worker finding the same send again stores nothing twice
     await AuditRepository(db).append_batch(recovered=[{
         "id": "i1", "intent_id": "i1", "decision_id": None, "reservation_id": None, "account_id": "A1",
@@ -154,3 +165,45 @@ async def test_a_batch_that_failed_after_sending_is_settled_by_its_own_worker(
     async with db.connect() as conn:
         rows = (await conn.execute(select(attempts.c.id, attempts.c.provider))).all()
     assert [tuple(r) for r in rows] == [("i1", "stand-in")]
+
+
+class Killed(BaseException):
+    """The worker process dying in the middle of a batch."""
+
+
+class DyingAdapter(RegisterAdapter):
+    """Dies before its first send reaches the provider; sends normally after."""
+
+    died = False
+
+    async def _send(self, contact: OutboundContact) -> SendReceipt:
+        if not self.died:
+            self.died = True
+            raise Killed
+        return await super()._send(contact)
+
+
+async def test_a_dead_workers_reservation_of_a_send_never_made_is_released(
+        db: AsyncEngine, redis: aioredis.Redis, redis_prefix: str) -> None:
+    q, gates = await _queue_and_gates(redis, redis_prefix)
+    adapter = DyingAdapter()
+    audit = AuditRepository(db)
+    dead, alive = (Dispatcher(name=n, queue=q, gates=gates, audit=audit, accounts=_load,
+                              adapters={Channel.VOICE: adapter}) for n in ("w1", "w2"))
+    morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+    await q.schedule([_intent("i1", morning)])
+    await q.promote(morning)
+    try:
+        await dead.handle_batch(await q.read("w1"), morning)
+        raise AssertionError("the worker should have died")
+    except Killed:
+        pass
+    rid = (await q.claims(["i1"]))["i1"].reservation_id
+    assert rid and adapter.contacts == []
+    # w1 has no heartbeat: w2 finds nothing sent, gives the count back and sends afresh
+    handled = await alive.handle_batch(await q.reclaim("w2", 0), morning, reclaimed=True)
+    assert [h.result for h in handled] == [Result.SENT]
+    assert len(adapter.contacts) == 1
+    assert await gates.release(ACCOUNT, rid) is False  # released already by w2
+    fresh = (await q.claims(["i1"]))["i1"]
+    assert fresh.owner == "w2" and fresh.reservation_id not in (None, rid)

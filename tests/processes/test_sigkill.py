@@ -182,6 +182,12 @@ async def test_sigkill_twenty_times(backends: tuple[str, str], tmp_path: Path) -
                 select(func.count()).select_from(
                     select(attempts.c.intent_id).group_by(attempts.c.intent_id)
                     .having(func.count() > 1).subquery())) or 0)
+            # every send carries its reservation, those found at the provider after a
+            # kill too (their outcomes reach the gate); recovered ones are counted
+            unreserved = int(await conn.scalar(
+                select(func.count()).select_from(attempts).where(attempts.c.reservation_id.is_(None))) or 0)
+            recovered = int(await conn.scalar(
+                select(func.count()).select_from(attempts).where(attempts.c.decision_id.is_(None))) or 0)
             statuses = dict((await conn.execute(
                 select(intents.c.status, func.count()).group_by(intents.c.status))).all())
         open_ids = await engine.intents.open_ids()
@@ -192,6 +198,7 @@ async def test_sigkill_twenty_times(backends: tuple[str, str], tmp_path: Path) -
     assert duplicates == 0, "an intent reached the provider twice"
     assert per_intent == 0
     assert stored == sends, f"{stored} attempts stored, {sends} taken by the provider"
+    assert unreserved == 0, f"{unreserved} of {stored} attempts ({recovered} recovered) without a reservation"
     assert sum(statuses.values()) == total
     assert len(open_ids) == waiting, f"lost intents: {len(open_ids) - waiting} ({statuses})"
     assert statuses.get("sent", 0) > total // 2, statuses
@@ -199,3 +206,4 @@ async def test_sigkill_twenty_times(backends: tuple[str, str], tmp_path: Path) -
     assert violations == []
     # the kills interrupted work in flight: other workers took entries over
     assert reclaimed > 0
+    print(f"{reclaimed} entries reclaimed, {recovered} sends recovered from the provider")

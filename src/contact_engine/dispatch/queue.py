@@ -8,6 +8,7 @@ are taken over with ``XAUTOCLAIM``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,6 +38,40 @@ for i, key in ipairs(KEYS) do
 end
 return table.concat(out)
 """
+
+
+#: Append a reservation note to claims still held by ARGV[1] (the owner); the number noted.
+_NOTE = """
+local n = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('SET', key, ARGV[1] .. ARGV[i + 2], 'EX', ARGV[2])
+    n = n + 1
+  end
+end
+return n
+"""
+
+#: Between a claim's owner and its reservation note (worker names never hold it).
+_NOTE_MARK = "|r="
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who claimed an intent and, once the gate allowed it, the reservation and the
+    decision time of the send that followed (what a reconciling worker needs)."""
+
+    owner: str
+    reservation_id: str | None = None
+    at: datetime | None = None
+
+
+def parse_claim(value: str) -> Claim:
+    owner, mark, note = value.rpartition(_NOTE_MARK)
+    if not mark:
+        return Claim(value)
+    rid, _, ms = note.partition(",")
+    return Claim(owner, rid, datetime.fromtimestamp(int(ms) / 1000, UTC))
 
 
 _CHANNELS = {c.value: c for c in Channel}
@@ -90,6 +125,7 @@ class DispatchQueue:
         self._claim_ttl_s = claim_ttl_s
         self._promote = redis.register_script(_PROMOTE)
         self._claim = redis.register_script(_CLAIM)
+        self._note = redis.register_script(_NOTE)
 
     async def ensure_group(self) -> None:
         """Create the consumer group (idempotent)."""
@@ -156,6 +192,27 @@ class DispatchQueue:
         raw = await self._claim(keys=[self.keys.claim(i) for i in intent_ids], args=[owner, self._claim_ttl_s])
         return [c == "1" for c in (raw.decode() if isinstance(raw, bytes) else str(raw))]
 
+    async def note_reservations(self, owner: str, items: Sequence[tuple[str, str, datetime]]) -> int:
+        """Write (intent id, reservation id, decision time) into ``owner``'s claims, before
+        the sends: a worker that takes over after a crash then knows the reservation of a
+        send it finds at the provider (its outcomes reach the gate) or of one never made
+        (released). One script call; returns how many claims were still ``owner``'s."""
+        if not items:
+            return 0
+        if _NOTE_MARK in owner:
+            raise ValueError(f"worker name {owner!r} contains {_NOTE_MARK!r}")
+        notes = [f"{_NOTE_MARK}{rid},{round(at.timestamp() * 1000)}" for _i, rid, at in items]
+        return int(await self._note(keys=[self.keys.claim(i) for i, _r, _a in items],
+                                    args=[owner, self._claim_ttl_s, *notes]))
+
+    async def claims(self, intent_ids: Sequence[str]) -> dict[str, Claim]:
+        """The claims held on ``intent_ids`` (unclaimed ones are left out)."""
+        if not intent_ids:
+            return {}
+        values = await self._r.mget([self.keys.claim(i) for i in intent_ids])
+        return {i: parse_claim(v.decode() if isinstance(v, bytes) else str(v))
+                for i, v in zip(intent_ids, values, strict=True) if v is not None}
+
     async def take_over(self, intent_id: str, owner: str) -> None:
         """Move a dead worker's claim to ``owner`` (after reconciling with the provider)."""
         await self._r.set(self.keys.claim(intent_id), owner, ex=self._claim_ttl_s)
@@ -173,8 +230,8 @@ class DispatchQueue:
         """
         if not intent_ids:
             return {}
-        owners = [str(o) if o is not None else None
-                  for o in await self._r.mget([self.keys.claim(i) for i in intent_ids])]
+        held = await self.claims(intent_ids)
+        owners = [held[i].owner if i in held else None for i in intent_ids]
         named = [o for o in owners if o]
         alive: dict[str, bool] = {}
         if named:
@@ -212,8 +269,8 @@ class DispatchQueue:
 
     async def claimed_by(self, intent_id: str) -> str | None:
         """Who claimed ``intent_id``, if anyone."""
-        value = await self._r.get(self.keys.claim(intent_id))
-        return str(value) if value is not None else None
+        found = await self.claims([intent_id])
+        return found[intent_id].owner if intent_id in found else None
 
     async def ack(self, entry_id: str) -> None:
         """Acknowledge and delete a handled entry."""

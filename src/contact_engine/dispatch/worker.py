@@ -10,10 +10,13 @@ and the stream entries are acknowledged last.
 Crash recovery: an entry reclaimed from a stopped worker (``reclaimed=True``) whose intent
 is claimed by a worker without a heartbeat (``DispatchQueue.heartbeat``) is reconciled (a
 slow but live worker keeps its intents): an attempt already stored means done; an attempt the
-provider took but the audit never saw is stored now (with the dead worker's reservation);
-otherwise the dead worker's reservation is released and the intent is dispatched afresh.
-A reservation taken by a worker killed before it stored the decision is not found by this
-reconciliation; it expires with its TTL (it can only make the gate stricter).
+provider took but the audit never saw is stored now, with the dead worker's reservation and
+decision time; otherwise the dead worker's reservation is released and the intent is
+dispatched afresh. The reservation and the decision time are written into the claim before
+the sends (``DispatchQueue.note_reservations``), because the decision itself is stored only
+with the batch: so the outcomes of a recovered send still reach the gate (an opt-out, a
+refusal, a conversation's cooldown). A reservation taken by a worker killed before it wrote
+that note is not found; it expires with its TTL (it can only make the gate stricter).
 """
 
 from __future__ import annotations
@@ -186,6 +189,8 @@ class Dispatcher:
                 out[i] = Handled(Result.DEFERRED, rules, intent)
             else:
                 out[i] = Handled(Result.DROPPED, rules, intent)
+        await self._q.note_reservations(self.name, [(deliveries[i].intent.id, d.reservation_id, now)
+                                                    for i, _a, d, _id in sends if d.reservation_id])
         results = await self._send_all([(deliveries[i].intent, acct) for i, acct, _d, _id in sends], now)
         outcomes: list[dict[str, Any]] = []
         for (i, account, decision, decision_id), (receipt, error) in zip(sends, results, strict=True):
@@ -251,7 +256,7 @@ class Dispatcher:
         # a claim of this worker's own is left from a batch of ours that failed: not busy
         alive = await self._q.owners_alive([i.id for i in busy], besides=self.name)
         stored = await self._audit.attempts_by_id([i.id for i in busy])
-        reservations = await self._audit.latest_reservations([i.id for i in busy])
+        claims = await self._q.claims([i.id for i in busy])
         retry: set[str] = set()
         settled: dict[str, Result] = {}
         accounts: Mapping[str, Account] | None = None
@@ -266,15 +271,18 @@ class Dispatcher:
             adapter = self._adapters.get(intent.channel)
             was_sent = getattr(adapter, "was_sent", None)
             if was_sent is not None and await was_sent(intent.id):
-                recovered.append(_attempt_row(intent, adapter.provider if adapter else "none", now, None,
-                                              reservations.get(intent.id)))
+                claim = claims.get(intent.id)
+                # placed when the dead worker decided (the send followed at once), not now
+                recovered.append(_attempt_row(intent, adapter.provider if adapter else "none",
+                                              claim.at if claim and claim.at else now, None,
+                                              claim.reservation_id if claim else None))
                 settled[intent.id] = Result.RECONCILED
                 continue
             if was_sent is None:
                 # The provider cannot be asked: sending again could send twice. Keep it out.
                 settled[intent.id] = Result.DUPLICATE
                 continue
-            rid = reservations.get(intent.id)
+            rid = claims[intent.id].reservation_id if intent.id in claims else None
             if rid:
                 if accounts is None:
                     accounts = await self._accounts([i.account_id for i in busy])

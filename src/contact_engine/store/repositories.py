@@ -545,17 +545,6 @@ class AuditRepository:
                                  "reservation_id": r[5]}
         return out
 
-    async def latest_reservations(self, intent_ids: Sequence[str]) -> dict[str, str]:
-        """The reservation of the newest allowed decision of each intent (crash recovery)."""
-        out: dict[str, str] = {}
-        async with self._engine.connect() as conn:
-            q = (select(decisions.c.intent_id, decisions.c.reservation_id)
-                 .where(decisions.c.intent_id.in_(list(intent_ids)), decisions.c.allowed.is_(True))
-                 .order_by(decisions.c.at))
-            for r in await conn.execute(q):
-                out[r.intent_id] = r.reservation_id
-        return out
-
     async def decisions_for(self, account_id: str, day: date,
                             tz: str = "UTC") -> list[dict[str, Any]]:
         """Every stored decision on ``account_id`` during the local calendar ``day``."""
