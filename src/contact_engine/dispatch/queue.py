@@ -8,7 +8,7 @@ are taken over with ``XAUTOCLAIM``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -221,16 +221,19 @@ class DispatchQueue:
         """Tell other workers that ``worker`` is alive (for ``ttl_ms``)."""
         await self._r.set(self.keys.alive(worker), "1", px=ttl_ms)
 
-    async def owners_alive(self, intent_ids: list[str], *, besides: str | None = None) -> dict[str, bool]:
+    async def owners_alive(self, intent_ids: list[str], *, besides: str | None = None,
+                           held: Mapping[str, Claim] | None = None) -> dict[str, bool]:
         """For each claimed intent: is the worker holding the claim still alive?
 
         An intent claimed by a worker without a heartbeat key (never started one, or
         stopped) counts as dead; so does one claimed by ``besides`` (the asking worker:
-        its own claim is left from a batch of its own that failed).
+        its own claim is left from a batch of its own that failed). ``held``: the claims
+        of ``intent_ids`` when the caller has read them already (``claims``).
         """
         if not intent_ids:
             return {}
-        held = await self.claims(intent_ids)
+        if held is None:
+            held = await self.claims(intent_ids)
         owners = [held[i].owner if i in held else None for i in intent_ids]
         named = [o for o in owners if o]
         alive: dict[str, bool] = {}

@@ -254,9 +254,9 @@ class Dispatcher:
                          recovered: list[dict[str, Any]]) -> tuple[set[str], dict[str, Result]]:
         """Intents claimed by a dead worker: which to dispatch again, which are settled."""
         # a claim of this worker's own is left from a batch of ours that failed: not busy
-        alive = await self._q.owners_alive([i.id for i in busy], besides=self.name)
-        stored = await self._audit.attempts_by_id([i.id for i in busy])
         claims = await self._q.claims([i.id for i in busy])
+        alive = await self._q.owners_alive([i.id for i in busy], besides=self.name, held=claims)
+        stored = await self._audit.attempts_by_id([i.id for i in busy])
         retry: set[str] = set()
         settled: dict[str, Result] = {}
         accounts: Mapping[str, Account] | None = None
@@ -270,8 +270,8 @@ class Dispatcher:
                 continue
             adapter = self._adapters.get(intent.channel)
             was_sent = getattr(adapter, "was_sent", None)
+            claim = claims.get(intent.id)  # the dead worker's reservation and decision time
             if was_sent is not None and await was_sent(intent.id):
-                claim = claims.get(intent.id)
                 # placed when the dead worker decided (the send followed at once), not now
                 recovered.append(_attempt_row(intent, adapter.provider if adapter else "none",
                                               claim.at if claim and claim.at else now, None,
@@ -282,7 +282,7 @@ class Dispatcher:
                 # The provider cannot be asked: sending again could send twice. Keep it out.
                 settled[intent.id] = Result.DUPLICATE
                 continue
-            rid = claims[intent.id].reservation_id if intent.id in claims else None
+            rid = claim.reservation_id if claim else None
             if rid:
                 if accounts is None:
                     accounts = await self._accounts([i.account_id for i in busy])
